@@ -1,0 +1,1 @@
+"""datawiz-pipelines: one Dagster code location that runs one ETL for many tenants."""

@@ -1,0 +1,1 @@
+"""Tenant registry, configuration hierarchy, table catalog, mappings and secrets."""

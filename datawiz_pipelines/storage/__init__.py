@@ -1,0 +1,1 @@
+"""Per-tenant file layout and atomic publishing of parquet outputs."""

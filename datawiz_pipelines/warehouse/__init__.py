@@ -1,0 +1,1 @@
+"""Warehouse resources: one interface, an embedded DuckDB and a production StarRocks backend."""
