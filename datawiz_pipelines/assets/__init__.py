@@ -1,0 +1,1 @@
+"""Software-defined assets: every catalog table as bronze, silver and warehouse assets."""

@@ -1,0 +1,1 @@
+"""Bronze: tenant source files read raw and untransformed, with lineage columns added."""

@@ -1,0 +1,1 @@
+"""Dagster resources: tenant configuration, per-tenant parquet storage, the warehouse."""

@@ -1,0 +1,1 @@
+"""Silver layer: a tenant's bronze rows mapped, typed and validated onto a catalog table."""
