@@ -95,6 +95,8 @@ def build_silver_asset(table: CatalogTable, partitions_def: PartitionsDefinition
             mapping=mapping,
             settings=tenant.settings.validation,
             references=references,
+            business_rules=tenant.settings.business_rules,
+            tenant_id=tenant.tenant_id,
         )
         yield Output(
             staged,

@@ -53,34 +53,33 @@ def output_decimals(spec: ColumnMapping, scale: int) -> int:
     return max(scale, SCALE_DIGITS) if spec.round is not None and spec.round < SCALE_DIGITS else scale
 
 
-def _rescaled(value: pl.Expr, digits: int) -> pl.Expr:
-    """Canonical integer (1/SCALE units) as an integer in 1/10**digits units, half away from zero."""
+def _magnitude(value: pl.Expr, digits: int) -> pl.Expr:
+    """|value| (1/SCALE units) in 1/10**digits units, rounded half away from zero."""
     if digits >= SCALE_DIGITS:
-        return value * 10 ** (digits - SCALE_DIGITS)
+        return value.abs() * 10 ** (digits - SCALE_DIGITS)
     step = 10 ** (SCALE_DIGITS - digits)
-    magnitude = (value.abs() + step // 2) // step
-    return pl.when(value < 0).then(-magnitude).otherwise(magnitude)
+    return (value.abs() + step // 2) // step
 
 
-def _group_thousands(digits: pl.Expr, separator: str) -> pl.Expr:
-    padded = digits.str.zfill(21)
-    groups = [padded.str.slice(start, 3) for start in range(0, 21, 3)]
+def _group_thousands(whole: pl.Expr, separator: str) -> pl.Expr:
+    """A non-negative integer as text with ``separator`` between groups of three digits."""
+    groups = [((whole // 10 ** (3 * k)) % 1000 + 1000).cast(pl.String).str.slice(1) for k in range(6, -1, -1)]
     grouped = pl.concat_str(groups, separator=separator).str.strip_chars_start("0" + separator)
-    return pl.when(grouped == "").then(pl.lit("0")).otherwise(grouped)
+    return pl.when(whole == 0).then(pl.lit("0")).otherwise(grouped)
 
 
 def decimal_text(
     value: pl.Expr, digits: int, *, decimal_comma: bool = False, thousands: str | None = None
 ) -> pl.Expr:
     """A canonical decimal as text with ``digits`` decimals, e.g. ``1.234,56``."""
-    scaled = _rescaled(value, digits)
-    magnitude = scaled.abs()
-    whole = (magnitude // 10**digits).cast(pl.String)
-    if thousands:
-        whole = _group_thousands(whole, thousands)
-    parts = [pl.when(scaled < 0).then(pl.lit("-")).otherwise(pl.lit("")), whole]
+    magnitude = _magnitude(value, digits)
+    whole = magnitude // 10**digits
+    parts = [
+        pl.when((value < 0) & (magnitude > 0)).then(pl.lit("-")).otherwise(pl.lit("")),
+        _group_thousands(whole, thousands) if thousands else whole.cast(pl.String),
+    ]
     if digits:
-        fraction = (magnitude % 10**digits).cast(pl.String).str.zfill(digits)
+        fraction = (magnitude % 10**digits + 10**digits).cast(pl.String).str.slice(1)
         parts += [pl.lit("," if decimal_comma else "."), fraction]
     return pl.concat_str(parts)
 
@@ -145,7 +144,7 @@ def render(
         if target in frame.columns
     ]
     expressions += [pl.col(name) for name in keep]
-    return frame.select(expressions)
+    return frame.lazy().select(expressions).collect()  # lazy: shared sub-expressions run once
 
 
 # --------------------------------------------------------------------------- sinks
