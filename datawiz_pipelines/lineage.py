@@ -18,6 +18,11 @@ ROW_NUMBER = "_dw_row_number"
 """1-based data row number within the source file (bronze and rejects only)."""
 
 REJECTED_RULE = "_dw_rejected_rule"
+SUPERSEDED = "superseded"
+"""The rejected-rule value of a row replaced by a later version of its key (keep_latest).
+
+Superseded rows are kept in the rejected part as an audit trail but are not errors:
+they count neither as rejected rows nor towards the reject ratio."""
 REJECT_REASON = "_dw_reject_reason"
 
 TABLE_LINEAGE_COLUMNS: dict[str, ColumnType] = {

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from dagster import ExecuteInProcessResult
 from dagster_shared.error import SerializableErrorInfo
 
+TABLE_LAYERS = ("bronze", "silver", "warehouse")
+
 
 @dataclass
 class TableSummary:
@@ -26,13 +28,19 @@ class TenantRunSummary:
     success: bool
     tables: dict[str, TableSummary]
     errors: list[str]
+    other_assets: list[str] = field(default_factory=list)
+    """Materialized assets that are not catalog tables: landing, views, derived tables..."""
 
 
 def summarize(tenant_id: str, result: ExecuteInProcessResult) -> TenantRunSummary:
     tables: dict[str, TableSummary] = {}
+    other: list[str] = []
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
-        layer, name = materialization.asset_key.path
+        layer, name = materialization.asset_key.path[0], materialization.asset_key.path[-1]
+        if layer not in TABLE_LAYERS:
+            other.append(materialization.asset_key.to_user_string())
+            continue
         metadata = {key: value.value for key, value in materialization.metadata.items()}
         summary = tables.setdefault(name, TableSummary(name))
         if layer == "bronze":
@@ -58,6 +66,7 @@ def summarize(tenant_id: str, result: ExecuteInProcessResult) -> TenantRunSummar
         success=result.success,
         tables=dict(sorted(tables.items())),
         errors=errors,
+        other_assets=sorted(other),
     )
 
 

@@ -10,6 +10,14 @@ from dagster import DagsterInstance
 
 from datawiz_pipelines.settings import PROJECT_ROOT, ProjectPaths
 
+STARROCKS_ENV = (
+    "DATAWIZ_STARROCKS_HOST",
+    "DATAWIZ_STARROCKS_PORT",
+    "DATAWIZ_STARROCKS_HTTP_PORT",
+    "DATAWIZ_STARROCKS_ADMIN_USER",
+    "DATAWIZ_STARROCKS_ADMIN_PASSWORD",
+)
+
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProjectPaths:
@@ -23,6 +31,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProjectPaths:
     monkeypatch.setenv("DATAWIZ_DATA_DIR", str(paths.data_dir))
     monkeypatch.setenv("DATAWIZ_LOGS_DIR", str(paths.logs_dir))
     monkeypatch.delenv("DATAWIZ_WAREHOUSE", raising=False)
+    for name in STARROCKS_ENV:  # the shared defaults' database address, not the caller's server
+        monkeypatch.delenv(name, raising=False)
     return paths
 
 

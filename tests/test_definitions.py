@@ -17,7 +17,8 @@ def test_every_catalog_table_is_a_bronze_silver_and_warehouse_asset(project: Pro
     graph = build_definitions(project, backend="duckdb").resolve_asset_graph()
     tables = [table.name for table in ConfigRepository(project.config_dir).catalog]
     expected = {AssetKey([layer, table]) for table in tables for layer in ("bronze", "silver", "warehouse")}
-    assert set(graph.get_all_asset_keys()) == expected
+    layers = {"bronze", "silver", "warehouse"}  # SQL models: tests/sql_models/test_assets.py
+    assert {key for key in graph.get_all_asset_keys() if key.path[0] in layers} == expected
     for table in tables:
         silver = graph.get(AssetKey(["silver", table]))
         assert AssetKey(["bronze", table]) in silver.parent_keys

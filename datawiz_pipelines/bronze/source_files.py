@@ -31,6 +31,10 @@ class SourceFile:
 def find_source_files(root: Path, patterns: list[str]) -> list[SourceFile]:
     """Files under ``root`` matching any glob (``**`` included), sorted by relative path.
 
+    A pattern for gzipped files (``*.csv.gz``) also matches the same files unpacked
+    (``*.csv``): the Azure landing sync unpacks ``.gz`` downloads, so one mapping serves a
+    tenant whether its files arrive locally or from its container.
+
     Hidden files and folders and partial downloads are skipped. A match whose real
     location is outside ``root`` (a symlink pointing elsewhere) is ignored, so one
     tenant's patterns can never reach another tenant's files. A missing ``root``
@@ -39,7 +43,7 @@ def find_source_files(root: Path, patterns: list[str]) -> list[SourceFile]:
     root = root.absolute()
     real_root = root.resolve()
     found: dict[str, Path] = {}
-    for pattern in patterns:
+    for pattern in _with_unpacked(patterns):
         for match in root.glob(pattern):
             relative = match.relative_to(root)
             if _skipped(relative) or not match.is_file():
@@ -47,6 +51,11 @@ def find_source_files(root: Path, patterns: list[str]) -> list[SourceFile]:
             if match.resolve().is_relative_to(real_root):
                 found[relative.as_posix()] = match
     return [_source_file(found[relative], relative) for relative in sorted(found)]
+
+
+def _with_unpacked(patterns: list[str]) -> list[str]:
+    extra = [pattern[: -len(".gz")] for pattern in patterns if pattern.lower().endswith(".gz")]
+    return list(dict.fromkeys([*patterns, *extra]))
 
 
 def _skipped(relative: Path) -> bool:

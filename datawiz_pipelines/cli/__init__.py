@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
+from datawiz_pipelines.cli.check_instance import check_instance_command
+from datawiz_pipelines.cli.migrate_legacy import migrate_legacy_command
 from datawiz_pipelines.cli.run import run_command
 from datawiz_pipelines.cli.sample_data import sample_data_command
+from datawiz_pipelines.cli.tenants import tenants_group
 
 
 @click.group()
@@ -15,3 +18,6 @@ def main() -> None:
 
 main.add_command(run_command)
 main.add_command(sample_data_command)
+main.add_command(tenants_group)
+main.add_command(migrate_legacy_command)
+main.add_command(check_instance_command)

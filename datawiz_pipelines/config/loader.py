@@ -13,6 +13,7 @@ Layout under the configuration root (``tenant_configs/`` by default)::
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,31 @@ from datawiz_pipelines.config.tenant import TenantSettings
 from datawiz_pipelines.config.yaml_files import deep_merge, load_model, read_yaml, validate_model
 
 TEMPLATE_TENANT = "_template"
+
+DATABASE_ENV_OVERRIDES = {
+    "host": "DATAWIZ_STARROCKS_HOST",
+    "port": "DATAWIZ_STARROCKS_PORT",
+    "http_port": "DATAWIZ_STARROCKS_HTTP_PORT",
+}
+"""``database:`` keys of the shared defaults the environment overrides (empty = not set)."""
+
+
+def database_overrides_from_env() -> dict[str, str | int]:
+    overrides: dict[str, str | int] = {}
+    problems: list[str] = []
+    for key, name in DATABASE_ENV_OVERRIDES.items():
+        value = os.environ.get(name, "").strip()
+        if not value:
+            continue
+        if key == "host":
+            overrides[key] = value
+        elif value.isdigit() and 1 <= int(value) <= 65535:
+            overrides[key] = int(value)
+        else:
+            problems.append(f"{name}={value!r}: expected a port number (1-65535)")
+    if problems:
+        raise ConfigError(problems)
+    return overrides
 
 
 class TenantNotFoundError(ConfigError):
@@ -96,9 +122,18 @@ class ConfigRepository:
         return validate_model(Catalog, {"tables": tables}, self.root / "catalog")
 
     def shared_defaults(self) -> dict:
+        """``shared/*.yaml`` merged in name order, then the StarRocks address from the
+        environment (``DATAWIZ_STARROCKS_HOST``/``_PORT``/``_HTTP_PORT``) over ``database:``.
+
+        Applied here, tenants merged over these defaults and the warehouse resource (which
+        reads them) agree; a tenant that sets its own ``database.host`` is on another cluster.
+        """
         merged: dict = {}
         for path in sorted((self.root / "shared").glob("*.yaml")):
             merged = deep_merge(merged, read_yaml(path))
+        overrides = database_overrides_from_env()
+        if overrides:
+            merged = deep_merge(merged, {"database": overrides})
         return merged
 
     def entry(self, tenant_id: str) -> TenantEntry:

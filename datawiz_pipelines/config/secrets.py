@@ -24,6 +24,8 @@ class TenantSecrets(BaseModel):
     @field_validator("EMAIL_RECIPIENTS", mode="before")
     @classmethod
     def _split_recipients(cls, value: object) -> object:
+        if value is None:  # EMAIL_RECIPIENTS= (empty): nobody to mail, not an invalid file
+            return []
         if isinstance(value, str):
             return [address.strip() for address in value.split(",") if address.strip()]
         return value

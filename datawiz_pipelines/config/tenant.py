@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, field_validator
 
+from datawiz_pipelines.config.governance import RowLevelSecuritySettings, SqlModelSettings
 from datawiz_pipelines.config.identifiers import Identifier
 from datawiz_pipelines.config.registry import StrictModel
 
@@ -23,7 +24,22 @@ class DatabaseSettings(StrictModel):
 
 
 class LandingSettings(StrictModel):
+    """Where the tenant's files arrive: ``local`` (data/<tenant>/source_files, as dropped) or
+    ``azure`` (the registry's azure_container/azure_folder_prefix, mirrored there)."""
+
     kind: Literal["local", "azure"] = "local"
+    account_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s?#]+$",
+        description="blob endpoint, https://<account>.blob.core.windows.net; needed with AZURE_SAS_TOKEN "
+        "(a connection string names its own endpoint)",
+    )
+    backup_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[^\\]*$",
+        description="azure: where source_files_backup archives processed blobs "
+        "(default: the landing prefix with _backup, e.g. synapse_data_backup/)",
+    )
 
 
 class BusinessRules(StrictModel):
@@ -119,3 +135,5 @@ class TenantSettings(StrictModel):
     validation: ValidationSettings = ValidationSettings()
     notifications: NotificationSettings = NotificationSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    sql_models: SqlModelSettings = SqlModelSettings()
+    row_level_security: RowLevelSecuritySettings = RowLevelSecuritySettings()

@@ -884,7 +884,15 @@ class TenantGenerator:
         """``rows`` historical rows of ``table`` in one file (any name the tenant's mapping reads)."""
         generator = FactGenerator(table, self.profile, self.dimensions, self.seed)
         segment = Segment("historical", _align(first_row), rows, HISTORY_START, HISTORY_END)
-        kind = file_kind(path, self.mapping(table))
+        mapping = self.mapping(table)
+        kind = file_kind(path, mapping)
+        named = file_kind(
+            path, mapping.model_copy(update={"source": mapping.source.model_copy(update={"format": "auto"})})
+        )
+        if kind != named:
+            raise ValueError(
+                f"{path}: {self.tenant.tenant_id}'s {table} mapping reads {kind} files, not {named}"
+            )
         sink = self.sink(path, table, BENCHMARK_MODIFIED, kind)
         try:
             kinds = bad_row_kinds(table, kind)

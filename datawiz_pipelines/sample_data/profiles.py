@@ -492,7 +492,7 @@ PROFILES: dict[str, TenantProfile] = {
         secondary_invoice=InvoiceNumbering("SI-DL-", 0, 8),
         channels=_ERP_CHANNELS,
         billing_types=(("TAX", 96), ("STO", 4)),
-        plants=(("DL01", 60), ("GZB1", 39), ("DLTS", 1)),
+        plants=(("DL01", 60), ("GZB1", 37), ("DLTS", 3)),
         price_level=1.03,
     ),
     "tenant3": TenantProfile(
@@ -516,7 +516,7 @@ PROFILES: dict[str, TenantProfile] = {
         secondary_invoice=InvoiceNumbering("SI-CH-", 0, 8),
         channels=_ERP_CHANNELS,
         billing_types=(("TAX", 97), ("STO", 3)),
-        plants=(("CH01", 55), ("BL01", 44), ("CHTS", 1)),
+        plants=(("CH01", 55), ("BL01", 42), ("CHTS", 3)),
         price_level=0.98,
     ),
 }

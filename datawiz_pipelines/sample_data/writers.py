@@ -61,22 +61,35 @@ def _magnitude(value: pl.Expr, digits: int) -> pl.Expr:
     return (value.abs() + step // 2) // step
 
 
-def _group_thousands(whole: pl.Expr, separator: str) -> pl.Expr:
-    """A non-negative integer as text with ``separator`` between groups of three digits."""
-    groups = [((whole // 10 ** (3 * k)) % 1000 + 1000).cast(pl.String).str.slice(1) for k in range(6, -1, -1)]
+def _group_thousands(whole: pl.Expr, separator: str, groups: int = 7) -> pl.Expr:
+    """A non-negative integer below 1000**groups as text with ``separator`` between
+    groups of three digits."""
+    groups = [
+        ((whole // 10 ** (3 * k)) % 1000 + 1000).cast(pl.String).str.slice(1)
+        for k in range(groups - 1, -1, -1)
+    ]
     grouped = pl.concat_str(groups, separator=separator).str.strip_chars_start("0" + separator)
     return pl.when(whole == 0).then(pl.lit("0")).otherwise(grouped)
 
 
 def decimal_text(
-    value: pl.Expr, digits: int, *, decimal_comma: bool = False, thousands: str | None = None
+    value: pl.Expr,
+    digits: int,
+    *,
+    decimal_comma: bool = False,
+    thousands: str | None = None,
+    largest: int | None = None,
 ) -> pl.Expr:
-    """A canonical decimal as text with ``digits`` decimals, e.g. ``1.234,56``."""
+    """A canonical decimal as text with ``digits`` decimals, e.g. ``1.234,56``.
+
+    ``largest`` (the largest absolute canonical value, when known) lets thousands
+    grouping build only the groups the values need; the text is the same."""
+    groups = 7 if largest is None else max(1, len(str(largest // SCALE + 1)) // 3 + 1)
     magnitude = _magnitude(value, digits)
     whole = magnitude // 10**digits
     parts = [
         pl.when((value < 0) & (magnitude > 0)).then(pl.lit("-")).otherwise(pl.lit("")),
-        _group_thousands(whole, thousands) if thousands else whole.cast(pl.String),
+        _group_thousands(whole, thousands, groups) if thousands else whole.cast(pl.String),
     ]
     if digits:
         fraction = (magnitude % 10**digits + 10**digits).cast(pl.String).str.slice(1)
@@ -88,15 +101,21 @@ def _date_format(spec: ColumnMapping, temporal: str) -> str:
     return spec.format or ("%Y-%m-%d" if temporal == "DATE" else "%Y-%m-%d %H:%M:%S")
 
 
-def render_column(name: str, table: CatalogTable, spec: ColumnMapping, kind: FileKind) -> pl.Expr:
-    """The canonical column ``name`` as the source file holds it."""
+def render_column(
+    name: str, table: CatalogTable, spec: ColumnMapping, kind: FileKind, *, largest: int | None = None
+) -> pl.Expr:
+    """The canonical column ``name`` as the source file holds it (``largest``: see ``decimal_text``)."""
     column_type = table.column(name).type
     value = pl.col(name)
     if column_type.name == "DECIMAL":
         digits = output_decimals(spec, column_type.scale or 0)
         if kind == "csv" or spec.decimal_comma or spec.thousands_separator:
             rendered = decimal_text(
-                value, digits, decimal_comma=spec.decimal_comma, thousands=spec.thousands_separator
+                value,
+                digits,
+                decimal_comma=spec.decimal_comma,
+                thousands=spec.thousands_separator,
+                largest=largest,
             )
         elif kind == "parquet":
             precision = min(38, (column_type.precision or 18) + max(0, digits - (column_type.scale or 0)))
@@ -138,8 +157,16 @@ def render(
     source carries but the mapping ignores; ``keep`` passes helper columns through.
     """
     expressions = [pl.lit(value).alias(name) for name, value in (extra_columns or {}).items()]
+    grouped = [
+        target
+        for target, spec in mapping.columns.items()
+        if spec.thousands_separator
+        and target in frame.columns
+        and table.column(target).type.name == "DECIMAL"
+    ]
+    largest = frame.select(pl.col(grouped).abs().max()).row(0, named=True) if grouped and frame.height else {}
     expressions += [
-        render_column(target, table, spec, kind)
+        render_column(target, table, spec, kind, largest=largest.get(target))
         for target, spec in mapping.columns.items()
         if target in frame.columns
     ]

@@ -16,7 +16,7 @@ import polars as pl
 from datawiz_pipelines.config.catalog import CatalogTable
 from datawiz_pipelines.config.mapping import ExpressionRule, NotNullRule, RowRule, TableMapping, UniqueRule
 from datawiz_pipelines.config.tenant import BusinessRules, ValidationSettings
-from datawiz_pipelines.lineage import REJECTED_RULE
+from datawiz_pipelines.lineage import REJECTED_RULE, SUPERSEDED
 from datawiz_pipelines.silver.engine import evaluate_rule, rule_name
 from datawiz_pipelines.silver.errors import Scope
 
@@ -170,6 +170,7 @@ def _row_rules(rules: _Rules, failures: dict[str, int], valid_rows: int) -> Chec
 
 
 def _reject_ratio(valid_rows: int, by_rule: dict[str, int], threshold: float) -> CheckOutcome:
+    by_rule = {rule: count for rule, count in by_rule.items() if rule != SUPERSEDED}
     rejected = sum(by_rule.values())
     total = valid_rows + rejected
     ratio = rejected / total if total else 0.0

@@ -6,6 +6,8 @@
     data/<tenant>/bronze/<table>/          raw parquet, one part per source file
     data/<tenant>/silver/<table>/          cleaned parquet (data.parquet) and rejected rows
     data/<tenant>/tmp/                     scratch space (decompression, staging)
+    data/<tenant>/ledger.sqlite            the file ledger: files seen, processed, loaded
+    data/<tenant>/backup/                  archived processed files (local landing)
     data/warehouse/<database_name>.duckdb  the tenant's embedded warehouse
 """
 
@@ -38,6 +40,16 @@ class TenantPaths:
     @property
     def temp(self) -> Path:
         return self.root / "tmp"
+
+    @property
+    def ledger(self) -> Path:
+        """The tenant's file ledger (see ``landing.ledger``)."""
+        return self.root / "ledger.sqlite"
+
+    @property
+    def backup(self) -> Path:
+        """Where ``source_files_backup`` archives a local tenant's processed files."""
+        return self.root / "backup"
 
     def table_dir(self, layer: str, table: str) -> Path:
         if layer not in LAYERS:

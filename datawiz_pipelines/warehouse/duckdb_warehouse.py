@@ -13,7 +13,7 @@ short-lived connection and waits briefly (bounded) while another process holds t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from time import perf_counter, sleep
@@ -22,10 +22,23 @@ import duckdb
 import polars as pl
 
 from datawiz_pipelines.config.catalog import CatalogTable
+from datawiz_pipelines.config.identifiers import check_identifier
 from datawiz_pipelines.config.loader import Tenant
+from datawiz_pipelines.sql_models.parsing import SqlModelError, starrocks_to_duckdb
 from datawiz_pipelines.storage.tenant_paths import duckdb_warehouse_path
-from datawiz_pipelines.warehouse.base import LoadResult, ProvisionReport, Warehouse, WarehouseError
+from datawiz_pipelines.warehouse import duckdb_models
+from datawiz_pipelines.warehouse.base import (
+    LoadMode,
+    LoadResult,
+    ModelResult,
+    ProvisionReport,
+    RowSecurityResult,
+    SqlObjectType,
+    Warehouse,
+    WarehouseError,
+)
 from datawiz_pipelines.warehouse.ddl import WarehouseColumn, warehouse_columns
+from datawiz_pipelines.warehouse.row_security import RowSecurityPolicy, split_rls_view_name
 
 LOCK_ATTEMPTS = 40
 LOCK_FIRST_WAIT_S = 0.2
@@ -74,25 +87,34 @@ class DuckDBWarehouse(Warehouse):
         return report
 
     def load_table(
-        self, tenant: Tenant, table: CatalogTable, silver_file: Path, *, load_id: str
+        self,
+        tenant: Tenant,
+        table: CatalogTable,
+        silver_file: Path,
+        *,
+        load_id: str,
+        mode: LoadMode | None = None,
     ) -> LoadResult:
         """One transaction per load, so a failure anywhere leaves the table as it was.
 
         ``replace``: CREATE OR REPLACE the table and fill it; other connections see the
-        old table until the commit. ``incremental``: delete the rows whose keys arrive
-        (a hash join), then insert the file's rows.
+        old table until the commit. ``upsert``: delete the rows whose keys arrive
+        (a hash join), then insert the file's rows. ``None``: the table's load_mode decides.
         """
+        mode = mode or ("replace" if table.load_mode == "replace" else "upsert")
+        if mode not in ("replace", "upsert"):
+            raise ValueError(f"load mode {mode!r}: expected 'replace' or 'upsert'")
         started = perf_counter()
         parameters = [str(silver_file)]
-        doing = f"loading table {table.name!r} from {silver_file} (load {load_id})"
+        doing = f"loading table {table.name!r} from {silver_file} (load {load_id}, {mode})"
         with self._connect(tenant, read_only=False) as con, self._failures(tenant, doing), _transaction(con):
-            if table.load_mode == "replace":
+            if mode == "replace":
                 con.execute(_create_table(table, replace=True))
             else:
                 con.execute(_delete_incoming_keys(table), parameters)
             con.execute(_insert_from_parquet(table), parameters)
             rows_loaded = con.rowcount
-            if table.load_mode == "replace":
+            if mode == "replace":
                 rows_in_table = rows_loaded
             else:
                 con.execute(f"SELECT count(*) FROM {_quote(table.name)}")
@@ -100,7 +122,7 @@ class DuckDBWarehouse(Warehouse):
         return LoadResult(
             database=tenant.entry.database_name,
             table=table.name,
-            mode="replace" if table.load_mode == "replace" else "upsert",
+            mode=mode,
             rows_loaded=rows_loaded,
             rows_in_table=rows_in_table,
             details={
@@ -114,6 +136,174 @@ class DuckDBWarehouse(Warehouse):
         """Read-only, with external access disabled: no ATTACH, no file reads, no extensions."""
         with self._connect(tenant, read_only=True) as con, self._failures(tenant, "query"):
             return con.sql(sql).pl()
+
+    # -- SQL models (see duckdb_models.py for how each maps onto DuckDB) ----------------
+
+    def create_or_replace_view(
+        self, tenant: Tenant, name: str, select_sql: str, *, description: str = ""
+    ) -> ModelResult:
+        return self._build_model(tenant, name, "view", select_sql, description=description)
+
+    def create_or_replace_materialized_view(
+        self, tenant: Tenant, name: str, select_sql: str, *, description: str = "", refresh: str = "ASYNC"
+    ) -> ModelResult:
+        """A table built from ``select_sql``; rebuilt only when the query or refresh scheme changed."""
+
+        def unchanged(previous: duckdb_models.Recorded | None) -> bool:
+            return (
+                previous is not None
+                and previous.object_type == "materialized_view"
+                and (previous.select_sql, previous.refresh) == (select_sql, refresh)
+            )
+
+        return self._build_model(
+            tenant,
+            name,
+            "materialized_view",
+            select_sql,
+            description=description,
+            refresh=refresh,
+            keep_if=unchanged,
+        )
+
+    def refresh_materialized_view(self, tenant: Tenant, name: str) -> ModelResult:
+        """Rebuild the table from its recorded query, in one transaction."""
+        return self._build_model(tenant, name, "materialized_view", None, description="", action="refreshed")
+
+    def replace_table_as(
+        self, tenant: Tenant, name: str, select_sql: str, *, description: str = ""
+    ) -> ModelResult:
+        return self._build_model(tenant, name, "table", select_sql, description=description)
+
+    def drop_model(self, tenant: Tenant, name: str, object_type: SqlObjectType) -> ModelResult:
+        database = tenant.entry.database_name
+        if not self.database_file(tenant).exists():
+            return ModelResult(database, name, object_type, "absent")
+        with self._connect(tenant, read_only=False) as con, self._failures(tenant, f"dropping {name!r}"):
+            duckdb_models.ensure_registry(con)
+            with _transaction(con):
+                dropped = duckdb_models.drop(con, name)
+        return ModelResult(database, name, object_type, "dropped" if dropped else "absent")
+
+    def apply_row_level_security(self, tenant: Tenant, policy: RowSecurityPolicy) -> RowSecurityResult:
+        """One view per role, stale role views of the relation dropped, all in one transaction."""
+        wanted = {policy.view_name(role): role for role in policy.roles}
+        bodies = {
+            name: self._to_duckdb(tenant, name, policy.select_sql(role)) for name, role in wanted.items()
+        }
+        doing = f"applying row-level security to {policy.relation!r}"
+        with self._connect(tenant, read_only=False) as con, self._failures(tenant, doing):
+            duckdb_models.ensure_registry(con)
+            with _transaction(con):
+                dropped = []
+                for name in duckdb_models.recorded_names(con, "view"):
+                    parts = split_rls_view_name(name)
+                    if parts and parts[1] == policy.relation and name not in wanted:
+                        duckdb_models.drop(con, name)
+                        dropped.append(name)
+                for name, role in wanted.items():
+                    self._make_room(con, tenant, name, "view")
+                    con.execute(f"CREATE OR REPLACE VIEW {_quote(name)} AS {bodies[name]}")
+                    territories = "all" if role.territories is None else ", ".join(role.territories)
+                    description = f"{policy.relation} rows of territories {territories} (role {role.name})"
+                    duckdb_models.comment(con, "view", name, description)
+                    duckdb_models.record(con, name, "view", policy.select_sql(role), description=description)
+            views = {name: duckdb_models.count(con, name) for name in wanted}
+        return RowSecurityResult(
+            database=tenant.entry.database_name,
+            relation=policy.relation,
+            views=views,
+            dropped=dropped,
+            details={
+                "database_file": self._relative_file(tenant),
+                "roles_and_grants": "none (DuckDB has no users)",
+            },
+        )
+
+    def _build_model(
+        self,
+        tenant: Tenant,
+        name: str,
+        object_type: SqlObjectType,
+        select_sql: str | None,
+        *,
+        description: str,
+        refresh: str | None = None,
+        action: str | None = None,
+        keep_if: Callable[[duckdb_models.Recorded | None], bool] | None = None,
+    ) -> ModelResult:
+        """CREATE OR REPLACE the view or table in one transaction and record it.
+
+        ``select_sql`` None: rebuild a materialized view from its recorded definition.
+        ``keep_if(recorded)`` true: leave the object as it is (``unchanged``).
+        """
+        check_identifier(name)
+        started = perf_counter()
+        with self._connect(tenant, read_only=False) as con, self._failures(tenant, f"building {name!r}"):
+            duckdb_models.ensure_registry(con)
+            recorded = (
+                duckdb_models.recorded(con, name) if duckdb_models.existing_physical(con, name) else None
+            )
+            if keep_if is not None and keep_if(recorded):
+                return self._model_result(tenant, con, name, object_type, "unchanged")
+            if select_sql is None:
+                if recorded is None or recorded.object_type != "materialized_view":
+                    raise WarehouseError(
+                        f"{self._where(tenant)}: {name!r} is not a materialized view; "
+                        "create it before refreshing it"
+                    )
+                select_sql, description, refresh = recorded.select_sql, recorded.description, recorded.refresh
+            body = self._to_duckdb(tenant, name, select_sql)
+            physical = duckdb_models.PHYSICAL[object_type]
+            with _transaction(con):
+                previous = self._make_room(con, tenant, name, object_type)
+                con.execute(f"CREATE OR REPLACE {physical} {_quote(name)} AS {body}")
+                duckdb_models.comment(con, object_type, name, description)
+                duckdb_models.record(
+                    con, name, object_type, select_sql, refresh=refresh, description=description
+                )
+            done = action or ("replaced" if previous else "created")
+            return self._model_result(tenant, con, name, object_type, done, started=started)
+
+    def _model_result(
+        self,
+        tenant: Tenant,
+        con: duckdb.DuckDBPyConnection,
+        name: str,
+        object_type: SqlObjectType,
+        action: str,
+        *,
+        started: float | None = None,
+    ) -> ModelResult:
+        details = {"database_file": self._relative_file(tenant)}
+        if started is not None:
+            details["duration_s"] = round(perf_counter() - started, 3)
+        return ModelResult(
+            database=tenant.entry.database_name,
+            name=name,
+            object_type=object_type,
+            action=action,
+            rows=None if object_type == "view" else duckdb_models.count(con, name),
+            columns=duckdb_models.columns(con, name),
+            details=details,
+        )
+
+    def _make_room(
+        self, con: duckdb.DuckDBPyConnection, tenant: Tenant, name: str, object_type: SqlObjectType
+    ) -> duckdb_models.Recorded | None:
+        try:
+            return duckdb_models.make_room(con, name, object_type)
+        except duckdb_models.NotAModelError:
+            raise WarehouseError(
+                f"{self._where(tenant)}: {name!r} already exists and no SQL model created it "
+                "(a catalog table?); give the model another name"
+            ) from None
+
+    def _to_duckdb(self, tenant: Tenant, name: str, select_sql: str) -> str:
+        try:
+            return starrocks_to_duckdb(select_sql)
+        except SqlModelError as exc:
+            raise WarehouseError(f"{self._where(tenant)}: model {name!r}: {exc}") from None
 
     def _migrate(
         self,

@@ -17,6 +17,7 @@ from datawiz_pipelines.jobs import TENANT_ETL_JOB
 from datawiz_pipelines.run_summary import failure_message
 from datawiz_pipelines.sample_data.generator import generate_sample_data
 from datawiz_pipelines.settings import ProjectPaths
+from datawiz_pipelines.sql_models.models import load_sql_models
 from datawiz_pipelines.storage.tenant_paths import duckdb_warehouse_path
 
 SAMPLE_TENANTS = ("tenant1", "tenant2")
@@ -28,15 +29,30 @@ def run_tenant(paths: ProjectPaths, instance: DagsterInstance, tenant_id: str) -
 
 
 def warehouse_tables(paths: ProjectPaths, tenant_id: str) -> dict[str, pl.DataFrame]:
-    """Every table of the tenant's warehouse, sorted, without the per-run load id."""
+    """Every table of the tenant's warehouse (catalog tables, then derived tables and
+    materialized views), sorted, without the per-run load id."""
     entry = ConfigRepository(paths.config_dir).entry(tenant_id)
     with duckdb.connect(
         str(duckdb_warehouse_path(paths.data_dir, entry.database_name)), read_only=True
     ) as db:
-        names = [row[0] for row in db.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        names = [
+            row[0]
+            for row in db.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+            ).fetchall()
+        ]
         return {
-            name: db.sql(f'SELECT * FROM "{name}"').pl().drop("_dw_load_id").sort(pl.all()) for name in names
+            name: db.sql(f'SELECT * FROM "{name}"').pl().drop("_dw_load_id", strict=False).sort(pl.all())
+            for name in names
         }
+
+
+def sql_model_tables(paths: ProjectPaths) -> set[str]:
+    """The tables SQL models build (derived tables; materialized views are tables on DuckDB)."""
+    repository = ConfigRepository(paths.config_dir)
+    models = load_sql_models(paths.config_dir, repository.catalog)
+    return {model.name for model in models.models.values() if model.kind in ("matviews", "derived")}
 
 
 def checksum(frame: pl.DataFrame) -> str:
@@ -63,7 +79,7 @@ def test_both_sample_tenants_land_every_table(sample_project: ProjectPaths, inst
         result = run_tenant(sample_project, instance, tenant_id)
         assert result.success, [e.message for e in result.get_step_failure_events()]
         tables = warehouse_tables(sample_project, tenant_id)
-        assert set(tables) == {table.name for table in catalog}
+        assert set(tables) == {table.name for table in catalog} | sql_model_tables(sample_project)
         for table in catalog:
             silver = pl.read_parquet(
                 sample_project.data_dir / tenant_id / "silver" / table.name / "data.parquet"

@@ -422,6 +422,9 @@ def test_write_fact_file_rows_and_bad_rows(tmp_path):
     assert frame.height == 4_000 and frame["Distributor Code"].null_count() == 0
     with pytest.raises(ValueError, match=r"\.csv"):
         write_fact_csv(tmp_path / "x.parquet", 10, config_dir=CONFIG_DIR)
+    with pytest.raises(ValueError, match="reads csv files, not parquet"):
+        write_fact_file(tmp_path / "x.parquet", 10, config_dir=CONFIG_DIR)
+    assert not list(tmp_path.glob("*x.parquet*"))
 
 
 def test_big_file_keys_are_apart_from_the_sample(repository, generated, tmp_path):
@@ -459,3 +462,24 @@ def test_a_tenant_onboarded_from_the_template_gets_data(tmp_path):
         frame = read_table(root, mapping)
         assert frame.height > 0, table
     assert root / "historical/fact_invoice_secondary/202403.csv" in written
+
+
+def test_a_failed_write_leaves_neither_the_file_nor_its_temporary(tmp_path, monkeypatch):
+    from datawiz_pipelines.sample_data import generator
+
+    real_rows = generator.FactGenerator.rows
+    calls = []
+
+    def failing_rows(self, start, stop, segment):
+        calls.append(start)
+        if len(calls) > 1:
+            raise RuntimeError("disk full")
+        return real_rows(self, start, stop, segment)
+
+    target = tmp_path / "big.csv.gz"
+    target.write_bytes(b"previous content")
+    monkeypatch.setattr(generator.FactGenerator, "rows", failing_rows)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_fact_csv(target, 1_000, config_dir=CONFIG_DIR, chunk_rows=300)
+    assert target.read_bytes() == b"previous content"  # replaced only by a complete file
+    assert [path.name for path in tmp_path.iterdir()] == ["big.csv.gz"]

@@ -417,7 +417,7 @@ class TestDuplicateKeys:
             (
                 "sales.csv",
                 1,
-                "duplicate_key",
+                "superseded",
                 "duplicate key (invoice_no=I1, line_no=10): a later row replaces it, file sales_feb.csv row 1",
             )
         ]

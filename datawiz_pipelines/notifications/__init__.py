@@ -1,0 +1,1 @@
+"""E-mail to a tenant's recipients: failure alerts and success digests, never a secret."""

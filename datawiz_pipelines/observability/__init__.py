@@ -1,0 +1,1 @@
+"""Per-tenant log files (see tenant_logs.py)."""

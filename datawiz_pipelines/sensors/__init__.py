@@ -1,0 +1,1 @@
+"""Sensors: new files to runs, failed and successful runs to e-mails."""

@@ -1,0 +1,1 @@
+"""Schedules, sensors, alerts, per-tenant logs and the run queue."""

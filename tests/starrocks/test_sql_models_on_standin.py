@@ -1,0 +1,167 @@
+"""StarRocksWarehouse's SQL-model methods against the stand-in: views, materialized views,
+derived tables (CREATE TABLE AS + SWAP) and row-level security with roles and grants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pymysql
+import pytest
+from starrocks_standin import StandIn
+
+from datawiz_pipelines.config.catalog import Catalog
+from datawiz_pipelines.config.loader import Tenant
+from datawiz_pipelines.warehouse.base import WarehouseError
+from datawiz_pipelines.warehouse.row_security import RowSecurityPolicy, RowSecurityRole
+from datawiz_pipelines.warehouse.starrocks import StarRocksWarehouse
+
+from .raw_client import sql
+from .support import tenant_password, write_silver
+
+MakeTenant = Callable[..., Tenant]
+SALES = "SELECT wss_territory_code, SUM(amount) AS amount FROM sales GROUP BY wss_territory_code"
+
+
+@pytest.fixture
+def tenant(
+    warehouse: StarRocksWarehouse, make_tenant: MakeTenant, standin: StandIn, catalog: Catalog
+) -> Tenant:
+    tenant = make_tenant("acme")
+    warehouse.provision(tenant, [catalog["dim_sales_group"]])
+    as_tenant(
+        standin,
+        "CREATE TABLE sales (k INT NOT NULL, wss_territory_code VARCHAR(16), amount INT) "
+        "PRIMARY KEY(k) DISTRIBUTED BY HASH(k)",
+    )
+    as_tenant(standin, "INSERT INTO sales VALUES (1, 'T1', 10), (2, 'T1', 5), (3, 'T2', 7), (4, 'T3', 1)")
+    return tenant
+
+
+def as_tenant(standin: StandIn, statement: str) -> list[tuple]:
+    return sql(standin, statement, user="acme_loader", password=tenant_password("acme"), database="acme_dw")
+
+
+def test_view_is_created_replaced_and_queryable(warehouse: StarRocksWarehouse, tenant: Tenant) -> None:
+    result = warehouse.create_or_replace_view(tenant, "v_sales", SALES, description="sales by territory")
+    assert (result.action, result.object_type, result.rows) == ("created", "view", None)
+    assert [name for name, _ in result.columns] == ["wss_territory_code", "amount"]
+    frame = warehouse.query(tenant, "SELECT * FROM v_sales ORDER BY wss_territory_code")
+    assert frame.rows() == [("T1", 15), ("T2", 7), ("T3", 1)]
+
+    again = warehouse.create_or_replace_view(tenant, "v_sales", "SELECT k FROM sales WHERE amount > 5")
+    assert again.action == "replaced"
+    assert warehouse.query(tenant, "SELECT k FROM v_sales ORDER BY k").rows() == [(1,), (3,)]
+    assert warehouse.drop_model(tenant, "v_sales", "view").action == "dropped"
+    assert warehouse.drop_model(tenant, "v_sales", "view").action == "absent"
+
+
+def test_materialized_view_created_unchanged_replaced_and_refreshed(
+    warehouse: StarRocksWarehouse, tenant: Tenant, standin: StandIn
+) -> None:
+    created = warehouse.create_or_replace_materialized_view(
+        tenant, "mv_sales", SALES, description="by territory"
+    )
+    assert (created.action, created.rows) == ("created", 3)
+    comment = as_tenant(
+        standin, "SELECT table_comment FROM information_schema.tables WHERE table_name = 'mv_sales'"
+    )
+    assert comment[0][0].startswith("by territory [datawiz-sql:")
+
+    as_tenant(standin, "INSERT INTO sales VALUES (5, 'T4', 2)")
+    unchanged = warehouse.create_or_replace_materialized_view(
+        tenant, "mv_sales", SALES, description="by territory"
+    )
+    assert (unchanged.action, unchanged.rows) == ("unchanged", 3)
+    refreshed = warehouse.refresh_materialized_view(tenant, "mv_sales")
+    assert (refreshed.action, refreshed.rows) == ("refreshed", 4)
+
+    replaced = warehouse.create_or_replace_materialized_view(
+        tenant, "mv_sales", "SELECT k, amount FROM sales WHERE amount >= 7"
+    )
+    assert (replaced.action, replaced.rows) == ("replaced", 2)
+    assert [name for name, _ in replaced.columns] == ["k", "amount"]
+    assert warehouse.query(tenant, "SELECT k FROM mv_sales ORDER BY k").rows() == [(1,), (3,)]
+    tables = [row[0] for row in as_tenant(standin, "SHOW TABLES")]
+    assert not [name for name in tables if "__staging_" in name]
+    assert warehouse.drop_model(tenant, "mv_sales", "materialized_view").action == "dropped"
+
+
+def test_swap_of_a_base_table_leaves_the_mv_inactive_until_reactivated(
+    warehouse: StarRocksWarehouse, tenant: Tenant, standin: StandIn, catalog: Catalog, tmp_path: Path
+) -> None:
+    table = catalog["dim_sales_group"]
+    rows = [{"sales_group_code": "A", "sales_group_name": "Alpha", "division": "North"}]
+    warehouse.load_table(tenant, table, write_silver(tmp_path / "a.parquet", table, rows), load_id="r1")
+    warehouse.create_or_replace_materialized_view(
+        tenant, "mv_groups", "SELECT sales_group_code FROM dim_sales_group"
+    )
+    warehouse.create_or_replace_view(tenant, "v_groups", "SELECT sales_group_code FROM dim_sales_group")
+
+    as_tenant(standin, "CREATE TABLE other_sales (k INT NOT NULL) PRIMARY KEY(k) DISTRIBUTED BY HASH(k)")
+    as_tenant(standin, "ALTER TABLE dim_sales_group SWAP WITH other_sales")
+    inactive = "SELECT table_name FROM information_schema.materialized_views WHERE is_active = 'false'"
+    assert as_tenant(standin, inactive) == [("mv_groups",)]
+    with pytest.raises(pymysql.MySQLError, match="is not active"):
+        as_tenant(standin, "REFRESH MATERIALIZED VIEW mv_groups WITH SYNC MODE")
+    as_tenant(standin, "ALTER TABLE dim_sales_group SWAP WITH other_sales")
+
+    two = [*rows, {"sales_group_code": "B", "sales_group_name": "Beta", "division": "North"}]
+    warehouse.load_table(tenant, table, write_silver(tmp_path / "b.parquet", table, two), load_id="r2")
+    assert as_tenant(standin, inactive) == []  # the load re-activated it after its SWAP
+    assert warehouse.refresh_materialized_view(tenant, "mv_groups").rows == 2
+    assert warehouse.query(tenant, "SELECT COUNT(*) AS n FROM v_groups").rows() == [(2,)]
+
+
+def test_replace_table_as_creates_swaps_and_keeps_the_old_table_on_failure(
+    warehouse: StarRocksWarehouse, tenant: Tenant, standin: StandIn
+) -> None:
+    created = warehouse.replace_table_as(tenant, "t_sales", SALES, description="derived")
+    assert (created.action, created.object_type, created.rows) == ("created", "table", 3)
+    warehouse.create_or_replace_materialized_view(tenant, "mv_top", "SELECT * FROM t_sales WHERE amount > 5")
+
+    as_tenant(standin, "INSERT INTO sales VALUES (5, 'T4', 20)")
+    replaced = warehouse.replace_table_as(tenant, "t_sales", SALES)
+    assert (replaced.action, replaced.rows) == ("replaced", 4)
+    assert replaced.details["reactivated_materialized_views"] == ["mv_top"]
+    assert warehouse.refresh_materialized_view(tenant, "mv_top").rows == 3
+
+    with pytest.raises(WarehouseError, match="no_such_table"):
+        warehouse.replace_table_as(tenant, "t_sales", "SELECT * FROM no_such_table")
+    assert warehouse.query(tenant, "SELECT COUNT(*) AS n FROM t_sales").rows() == [(4,)]
+    tables = [row[0] for row in as_tenant(standin, "SHOW TABLES")]
+    assert not [name for name in tables if "__staging_" in name]
+    assert warehouse.drop_model(tenant, "t_sales", "table").action == "dropped"
+
+
+def test_row_level_security_views_roles_and_grants(
+    warehouse: StarRocksWarehouse, tenant: Tenant, standin: StandIn
+) -> None:
+    sql(standin, "CREATE USER IF NOT EXISTS 'north_analyst'@'%' IDENTIFIED BY 'pw-north-1'")
+    policy = RowSecurityPolicy(
+        "sales",
+        (
+            RowSecurityRole("north", ("T1", "T2"), users=("north_analyst", "ghost_user")),
+            RowSecurityRole("south", ("T3",)),
+        ),
+    )
+    result = warehouse.apply_row_level_security(tenant, policy)
+    north, south = policy.view_name("north"), policy.view_name("south")
+    assert result.views == {north: 3, south: 1}
+    assert result.details["roles"] == {"north": "acme__north", "south": "acme__south"}
+    assert result.details["missing_users"] == ["'ghost_user'@'%'"]
+    assert {row[0] for row in warehouse.query(tenant, f"SELECT wss_territory_code FROM {south}").rows()} == {
+        "T3"
+    }
+
+    analyst = {"user": "north_analyst", "password": "pw-north-1", "database": "acme_dw"}
+    assert sorted(sql(standin, f"SELECT k FROM {north}", **analyst)) == [(1,), (2,), (3,)]
+    for forbidden in ("sales", south):
+        with pytest.raises(pymysql.MySQLError, match="Access denied"):
+            sql(standin, f"SELECT * FROM {forbidden}", **analyst)
+
+    narrowed = RowSecurityPolicy("sales", (RowSecurityRole("north", ("T2",), users=("north_analyst",)),))
+    again = warehouse.apply_row_level_security(tenant, narrowed)
+    assert again.views == {north: 1}
+    assert again.dropped == [south]
+    assert sql(standin, f"SELECT k FROM {north}", **analyst) == [(3,)]
