@@ -12,7 +12,7 @@ Registry -> instance::
 
     max_concurrent_tenants  -> concurrency.runs.max_concurrent_runs
     (one run per tenant)    -> concurrency.runs.tag_concurrency_limits:
-                                 {key: tenant, value: {applyLimitPerUniqueValue: true}, limit: 1}
+                                 {key: dagster/partition, value: {applyLimitPerUniqueValue: true}, limit: 1}
     tenant_timeout          -> run_monitoring.max_runtime_seconds (run_monitoring.enabled: true);
                                also the dagster/max_runtime tag of every scheduled run
     fail_fast: false        -> nothing to set: every tenant's run is independent; transient
@@ -33,7 +33,7 @@ import yaml
 from datawiz_pipelines.config.errors import ConfigError
 from datawiz_pipelines.config.loader import ConfigRepository
 from datawiz_pipelines.config.registry import GlobalConfig
-from datawiz_pipelines.run_tags import TENANT_TAG
+from datawiz_pipelines.run_tags import PARTITION_TAG
 from datawiz_pipelines.settings import PROJECT_ROOT, ProjectPaths
 
 TENANT_LOG_HANDLER = "datawiz_pipelines.observability.tenant_logs.TenantLogHandler"
@@ -53,7 +53,7 @@ def expected_instance_settings(global_config: GlobalConfig) -> dict[str, Any]:
             "runs": {
                 "max_concurrent_runs": global_config.max_concurrent_tenants,
                 "tag_concurrency_limits": [
-                    {"key": TENANT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+                    {"key": PARTITION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
                 ],
             }
         },
@@ -80,7 +80,7 @@ def check_instance_config(global_config: GlobalConfig, instance: dict[str, Any])
     if not any(_is_per_tenant_limit(rule) for rule in runs.get("tag_concurrency_limits") or []):
         problems.append(
             "concurrency.runs.tag_concurrency_limits has no limit of 1 per unique value of the "
-            f"'{TENANT_TAG}' tag: two runs of one tenant could run at once"
+            f"'{PARTITION_TAG}' tag: two runs of one tenant could run at once"
         )
     monitoring = instance.get("run_monitoring") or {}
     if not monitoring.get("enabled"):
@@ -92,13 +92,13 @@ def check_instance_config(global_config: GlobalConfig, instance: dict[str, Any])
         )
     retries = instance.get("run_retries") or {}
     if not retries.get("enabled") or not retries.get("max_retries"):
-        problems.append("run_retries is not enabled with max_retries >= 1: transient failures are not retried")
+        problems.append(
+            "run_retries is not enabled with max_retries >= 1: transient failures are not retried"
+        )
     coordinator = (instance.get("run_coordinator") or {}).get("class")
     if coordinator not in (None, "QueuedRunCoordinator"):
         problems.append(f"run_coordinator is {coordinator}: only QueuedRunCoordinator enforces the limits")
-    handlers = (
-        ((instance.get("python_logs") or {}).get("dagster_handler_config") or {}).get("handlers") or {}
-    )
+    handlers = ((instance.get("python_logs") or {}).get("dagster_handler_config") or {}).get("handlers") or {}
     if not any((handler or {}).get("()") == TENANT_LOG_HANDLER for handler in handlers.values()):
         problems.append(
             "python_logs.dagster_handler_config has no TenantLogHandler: logs/<tenant>/ files are not written"
@@ -153,7 +153,7 @@ def _runs_config(instance: dict[str, Any]) -> dict[str, Any]:
 def _is_per_tenant_limit(rule: dict[str, Any]) -> bool:
     value = rule.get("value")
     return (
-        rule.get("key") == TENANT_TAG
+        rule.get("key") == PARTITION_TAG
         and isinstance(value, dict)
         and value.get("applyLimitPerUniqueValue") is True
         and rule.get("limit") == 1

@@ -42,7 +42,9 @@ def provision_command(tenant_id: str, backend: str | None) -> None:
         f"database {tenant.entry.database_name} ..."
     )
     try:
-        outcome = provision_tenant(repository, tenant, warehouse)
+        # initialized as a run initializes it: the admin password's EnvVar is read here
+        with warehouse.process_config_and_initialize_cm() as ready:
+            outcome = provision_tenant(repository, tenant, ready)
     except ConfigError as exc:
         fail(exc)
     except WarehouseError as exc:

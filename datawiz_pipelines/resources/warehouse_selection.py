@@ -66,4 +66,3 @@ def build_starrocks_warehouse(paths: ProjectPaths) -> StarRocksWarehouse:
         admin_user=os.environ.get(ADMIN_USER_ENV) or DEFAULT_ADMIN_USER,
         admin_password=password,
     )
-

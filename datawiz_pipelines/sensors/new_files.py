@@ -86,7 +86,7 @@ PENDING_FILES_TAG = "datawiz/pending_files"
 MINIMUM_INTERVAL_SECONDS = 60
 TICK_BUDGET_SECONDS = 6.0
 """A tick stops looking at further tenants after this long and resumes there next tick."""
-REQUEST_COST_SECONDS = 0.002
+REQUEST_COST_SECONDS = 0.005
 """What Dagster spends on each run request after the sensor returns (counted in the budget)."""
 _CURSOR_PREFIX = "zlib:"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -64,6 +64,7 @@ def build_run_failure_sensor(
 ) -> SensorDefinition:
     @run_failure_sensor(
         name=RUN_FAILURE_SENSOR,
+        monitor_all_code_locations=True,  # every tenant run on the instance, `datawiz run` too
         default_status=default_status,
         minimum_interval_seconds=30,
         description="Mails every failed tenant run to that tenant's EMAIL_RECIPIENTS, secrets masked.",

@@ -41,6 +41,7 @@ def build_success_digest_sensor(
 ) -> SensorDefinition:
     @run_status_sensor(
         name=SUCCESS_DIGEST_SENSOR,
+        monitor_all_code_locations=True,  # every tenant run on the instance, `datawiz run` too
         run_status=DagsterRunStatus.SUCCESS,
         default_status=default_status,
         minimum_interval_seconds=30,

@@ -48,7 +48,6 @@ _BRONZE_LINEAGE = (ROW_NUMBER, SOURCE_FILE, SOURCE_MODIFIED, LOAD_ID)
 _RAW = "__dw_raw_{}"  # source columns, renamed so a source named like a target cannot collide
 _TRIMMED = "__dw_trimmed_{}"  # a mapped source value, trimmed, while its target is parsed
 _FLAG = "__dw_fail_{}"
-_FOUND = "__dw_found_{}"
 _VALID = "__dw_valid"
 _KEPT_FILE, _KEPT_ROW, _COUNT = "__dw_kept_file", "__dw_kept_row", "__dw_count"
 _REPEATED = "__dw_repeated"
@@ -189,7 +188,7 @@ def evaluate_rule(
         return RuleTest(frame, failed, pl.concat_str(prefix, pl.lit(f" is not one of {listing}")))
     if isinstance(rule, RangeRule):
         return _range_test(frame, rule, column_type, prefix, scope=scope, where=where)
-    return _relationship_test(frame, rule, index, column_type, prefix, references, scope=scope, where=where)
+    return _relationship_test(frame, rule, column_type, prefix, references, scope=scope, where=where)
 
 
 def rule_name(rule: RowRule | UniqueRule) -> str:
@@ -505,7 +504,6 @@ def _bound(value: float | str, column_type: ColumnType, *, scope: Scope, where: 
 def _relationship_test(
     frame: pl.LazyFrame,
     rule: RelationshipRule,
-    index: int,
     column_type: ColumnType,
     prefix: pl.Expr,
     references: Mapping[str, pl.LazyFrame],
@@ -513,20 +511,24 @@ def _relationship_test(
     scope: Scope,
     where: str,
 ) -> RuleTest:
-    """A left join to the reference's distinct keys (streamable, never a Python set)."""
+    """Membership in the reference's distinct keys, read now into a Polars Series.
+
+    The keys are held in memory either way (a join's build side holds them too), but
+    ``is_in`` leaves the frame as it is, where a left join copies every column of every
+    row: with four lookups on a 5M-row fact table that was a fifth of the silver CPU time.
+    """
     reference = references.get(rule.to_table)
     if reference is None:
         raise scope.error(f"{where}: needs the reference table {rule.to_table}, which was not given")
     if rule.to_column not in reference.collect_schema():
         raise scope.error(f"{where}: reference table {rule.to_table} has no column {rule.to_column}")
-    found = _FOUND.format(index)
     keys = (
-        reference.select(pl.col(rule.to_column).cast(column_type.polars, strict=False).alias(rule.column))
+        reference.select(pl.col(rule.to_column).cast(column_type.polars, strict=False))
         .drop_nulls()
         .unique()
-        .with_columns(pl.lit(True).alias(found))
+        .collect()
+        .to_series()
     )
-    joined = frame.join(keys, on=rule.column, how="left", maintain_order="left")
-    failed = pl.col(rule.column).is_not_null() & pl.col(found).is_null()
+    failed = pl.col(rule.column).is_not_null() & ~pl.col(rule.column).is_in(keys.implode())
     reason = pl.concat_str(prefix, pl.lit(f" is not in {rule.to_table}.{rule.to_column}"))
-    return RuleTest(joined, failed, reason)
+    return RuleTest(frame, failed, reason)

@@ -230,3 +230,30 @@ def test_known_secrets_and_their_parts_are_masked_anywhere():
     assert (
         redact("see https://core.windows.net on 2023-01-01") == "see https://core.windows.net on 2023-01-01"
     )
+
+
+def test_the_sensor_tick_finds_a_failed_run_of_the_cli_on_the_instance(secret_project, instance):
+    """As the daemon ticks it: the first tick marks where to start, the next one mails."""
+    from dagster import build_sensor_context
+
+    with smtp_server(SMTP_USER, SECRETS["SMTP_PASSWORD"]) as server:
+        configure_smtp(secret_project, "tenant1", server.port)
+        defs = build_definitions(secret_project, backend="duckdb")
+        repository = defs.get_repository_def()
+        sensor = repository.get_sensor_def(RUN_FAILURE_SENSOR)
+
+        def tick(cursor):
+            return sensor.evaluate_tick(
+                build_sensor_context(instance=instance, cursor=cursor, repository_def=repository)
+            )
+
+        cursor = tick(None).cursor
+        # like `datawiz run`: in process, no code location of its own
+        result = defs.resolve_job_def("tenant_etl").execute_in_process(
+            partition_key="tenant1", instance=instance, raise_on_error=False, tags={"tenant": "tenant1"}
+        )
+        assert not result.success
+        tick(cursor)
+    [mail] = server.received
+    assert result.run_id in mail.message.get_content()
+    assert mail.rcpt_tos == RECIPIENTS

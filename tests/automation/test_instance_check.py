@@ -35,7 +35,7 @@ def test_every_mismatch_is_named():
     problems = check_instance_config(limits, {"run_monitoring": {"enabled": False}})
     text = "\n".join(problems)
     assert "max_concurrent_runs is not set, but the registry's max_concurrent_tenants is 4" in text
-    assert "no limit of 1 per unique value of the 'tenant' tag" in text
+    assert "no limit of 1 per unique value of the 'dagster/partition' tag" in text
     assert "tenant_timeout is not enforced" in text
     assert "transient failures are not retried" in text
     assert "no TenantLogHandler" in text

@@ -244,8 +244,9 @@ def connect_as(tenant: Tenant, *, database: str | None = None) -> pymysql.Connec
 
 
 def starrocks_tables(paths: ProjectPaths, tenant_id: str) -> dict[str, TableContent]:
-    """Every base table of the tenant's StarRocks database, read with the tenant's login
-    (staging tables a load would leave behind included: there must be none)."""
+    """Every table and materialized view of the tenant's StarRocks database (what DuckDB
+    holds as tables), read with the tenant's login; staging tables a load would leave
+    behind included: there must be none."""
     tenant = ConfigRepository(paths.config_dir).load_tenant(tenant_id)
     database = tenant.entry.database_name
     connection = connect_as(tenant, database=database)
@@ -256,9 +257,14 @@ def starrocks_tables(paths: ProjectPaths, tenant_id: str) -> dict[str, TableCont
                 "WHERE table_schema = %s AND table_type = 'BASE TABLE'",
                 [database],
             )
-            names = [row[0] for row in cursor.fetchall()]
+            names = {row[0] for row in cursor.fetchall()}
+            cursor.execute(
+                "SELECT table_name FROM information_schema.materialized_views WHERE table_schema = %s",
+                [database],
+            )
+            names |= {row[0] for row in cursor.fetchall()}
             tables = {}
-            for name in names:
+            for name in sorted(names):
                 cursor.execute(f"SELECT * FROM `{database}`.`{name}`")
                 tables[name] = _content([d[0] for d in cursor.description], cursor.fetchall())
             return tables
