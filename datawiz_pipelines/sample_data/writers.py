@@ -192,6 +192,8 @@ def _epoch(instant: dt.datetime) -> float:
 class FileSink:
     """One output file, written under a temporary name and renamed on ``close``."""
 
+    kind: FileKind
+
     def __init__(self, path: Path, modified: dt.datetime):
         self.path = path
         self.modified = modified
@@ -225,6 +227,8 @@ class FileSink:
 class CsvSink(FileSink):
     """Delimited text in the mapping's separator, quoting, encoding and null token;
     gzipped (with a zero header timestamp and no file name) when the name ends in .gz."""
+
+    kind: FileKind = "csv"
 
     def __init__(
         self,
@@ -311,6 +315,8 @@ class CsvSink(FileSink):
 
 
 class ParquetSink(FileSink):
+    kind: FileKind = "parquet"
+
     def __init__(self, path: Path, modified: dt.datetime):
         super().__init__(path, modified)
         self._writer: pq.ParquetWriter | None = None
@@ -332,6 +338,8 @@ class ParquetSink(FileSink):
 
 class ExcelSink(FileSink):
     """An .xlsx workbook (one sheet) written at close; codes stay text, numbers are numbers."""
+
+    kind: FileKind = "excel"
 
     def __init__(self, path: Path, modified: dt.datetime, mapping: TableMapping, *, title: str):
         super().__init__(path, modified)

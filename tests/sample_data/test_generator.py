@@ -15,7 +15,7 @@ import yaml
 from datawiz_pipelines.config.loader import ConfigRepository
 from datawiz_pipelines.config.mapping import TableMapping
 from datawiz_pipelines.sample_data import BAD_AMOUNT, generate_sample_data, write_fact_csv, write_fact_file
-from datawiz_pipelines.sample_data.generator import concrete_path
+from datawiz_pipelines.sample_data.file_layout import concrete_path
 from datawiz_pipelines.sample_data.profiles import MATERIAL_GROUPS, SALES_GROUPS, profile_for
 from datawiz_pipelines.settings import PROJECT_ROOT
 
@@ -465,9 +465,9 @@ def test_a_tenant_onboarded_from_the_template_gets_data(tmp_path):
 
 
 def test_a_failed_write_leaves_neither_the_file_nor_its_temporary(tmp_path, monkeypatch):
-    from datawiz_pipelines.sample_data import generator
+    from datawiz_pipelines.sample_data.facts import FactGenerator
 
-    real_rows = generator.FactGenerator.rows
+    real_rows = FactGenerator.rows
     calls = []
 
     def failing_rows(self, start, stop, segment):
@@ -478,7 +478,7 @@ def test_a_failed_write_leaves_neither_the_file_nor_its_temporary(tmp_path, monk
 
     target = tmp_path / "big.csv.gz"
     target.write_bytes(b"previous content")
-    monkeypatch.setattr(generator.FactGenerator, "rows", failing_rows)
+    monkeypatch.setattr(FactGenerator, "rows", failing_rows)
     with pytest.raises(RuntimeError, match="disk full"):
         write_fact_csv(target, 1_000, config_dir=CONFIG_DIR, chunk_rows=300)
     assert target.read_bytes() == b"previous content"  # replaced only by a complete file
