@@ -20,7 +20,7 @@ from datawiz_pipelines.landing.ledger import Ledger
 from datawiz_pipelines.resources.tenant_config import TenantConfigResource
 from datawiz_pipelines.resources.tenant_storage import TenantStorage
 from datawiz_pipelines.storage.staged_tables import PublishedTable
-from datawiz_pipelines.warehouse.base import Warehouse
+from datawiz_pipelines.warehouse.base import Warehouse, resolve_load_mode
 
 _LOAD_MODES = {
     "replace": "swapped in atomically, replacing the previous rows",
@@ -109,7 +109,7 @@ def _final_mode(
     holds every file's rows.
     """
     if plan is None:
-        return ("replace" if table.load_mode == "replace" else "upsert"), "silver has no load plan"
+        return resolve_load_mode(table), "silver has no load plan"
     if plan.mode == "replace":
         return "replace", plan.reason
     last = ledger.last_load(table.name)

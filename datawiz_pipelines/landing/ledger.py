@@ -332,6 +332,16 @@ class Ledger:
             )
             for version in files:
                 blob, etag = origins.get(version.file, (None, None))
+                seen = {
+                    "file": version.file,
+                    "size": version.size,
+                    "modified": version.modified,
+                    "fingerprint": version.fingerprint,
+                    "blob_name": blob,
+                    "etag": etag,
+                    "at": at,
+                    "run": run_id,
+                }
                 previous = known.pop(version.file, None)
                 if previous is None:
                     new.append(version.file)
@@ -339,7 +349,8 @@ class Ledger:
                         """INSERT INTO landing_files (file, size, modified, fingerprint, blob_name, etag,
                                first_seen_at, first_seen_run, last_seen_at, last_seen_run, changed_at,
                                deleted_at, deleted_run)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)
+                           VALUES (:file, :size, :modified, :fingerprint, :blob_name, :etag,
+                               :at, :run, :at, :run, NULL, NULL, NULL)
                            ON CONFLICT (file) DO UPDATE SET size = excluded.size,
                                modified = excluded.modified, fingerprint = excluded.fingerprint,
                                blob_name = excluded.blob_name, etag = excluded.etag,
@@ -347,18 +358,7 @@ class Ledger:
                                first_seen_run = excluded.first_seen_run,
                                last_seen_at = excluded.last_seen_at, last_seen_run = excluded.last_seen_run,
                                changed_at = NULL, deleted_at = NULL, deleted_run = NULL""",
-                        [
-                            version.file,
-                            version.size,
-                            version.modified,
-                            version.fingerprint,
-                            blob,
-                            etag,
-                            at,
-                            run_id,
-                            at,
-                            run_id,
-                        ],
+                        seen,
                     )
                     continue
                 if previous != version.fingerprint:
@@ -366,22 +366,12 @@ class Ledger:
                 else:
                     unchanged += 1
                 con.execute(
-                    """UPDATE landing_files SET size = ?, modified = ?, fingerprint = ?, blob_name = ?,
-                           etag = ?, last_seen_at = ?, last_seen_run = ?,
-                           changed_at = CASE WHEN fingerprint != ? THEN ? ELSE changed_at END
-                       WHERE file = ?""",
-                    [
-                        version.size,
-                        version.modified,
-                        version.fingerprint,
-                        blob,
-                        etag,
-                        at,
-                        run_id,
-                        version.fingerprint,
-                        at,
-                        version.file,
-                    ],
+                    """UPDATE landing_files SET size = :size, modified = :modified,
+                           fingerprint = :fingerprint, blob_name = :blob_name, etag = :etag,
+                           last_seen_at = :at, last_seen_run = :run,
+                           changed_at = CASE WHEN fingerprint != :fingerprint THEN :at ELSE changed_at END
+                       WHERE file = :file""",
+                    seen,
                 )
             deleted = sorted(known)
             for file in deleted:

@@ -124,15 +124,7 @@ def success_report(instance: DagsterInstance, run: DagsterRun, tenant_id: str) -
 
 def format_failure(target: NotificationTarget, report: RunReport) -> tuple[str, str]:
     """Subject and body of the failure alert (secrets are masked later, by ``email.compose``)."""
-    subject = f"[datawiz] {report.tenant_id}: run of {report.job_name} failed"
-    lines = [
-        f"A run failed for tenant {report.tenant_id} ({target.tenant_name}).",
-        "",
-        f"Job:  {report.job_name}",
-        f"Run:  {report.run_id}",
-        f"Link: {run_url(report.run_id)}",
-        "",
-    ]
+    subject, lines = _mail_start(target, report, "failed")
     if report.failed_steps:
         lines.append("Failed steps:")
         for step in report.failed_steps:
@@ -151,20 +143,26 @@ def format_failure(target: NotificationTarget, report: RunReport) -> tuple[str, 
 
 
 def format_success(target: NotificationTarget, report: RunReport) -> tuple[str, str]:
-    subject = f"[datawiz] {report.tenant_id}: run of {report.job_name} succeeded"
+    subject, lines = _mail_start(target, report, "succeeded")
+    lines.append("Materialized:" if report.materialized else "Nothing was materialized.")
+    lines.extend(
+        f"  - {asset}" + ("" if rows is None else f": {rows:,} rows") for asset, rows in report.materialized
+    )
+    return subject, "\n".join(lines) + "\n"
+
+
+def _mail_start(target: NotificationTarget, report: RunReport, outcome: str) -> tuple[str, list[str]]:
+    """Subject and opening lines of either mail: tenant, job, run and the link to it."""
+    subject = f"[datawiz] {report.tenant_id}: run of {report.job_name} {outcome}"
     lines = [
-        f"A run succeeded for tenant {report.tenant_id} ({target.tenant_name}).",
+        f"A run {outcome} for tenant {report.tenant_id} ({target.tenant_name}).",
         "",
         f"Job:  {report.job_name}",
         f"Run:  {report.run_id}",
         f"Link: {run_url(report.run_id)}",
         "",
-        "Materialized:" if report.materialized else "Nothing was materialized.",
     ]
-    lines.extend(
-        f"  - {asset}" + ("" if rows is None else f": {rows:,} rows") for asset, rows in report.materialized
-    )
-    return subject, "\n".join(lines) + "\n"
+    return subject, lines
 
 
 def _in_failed_steps(asset: str, report: RunReport) -> bool:

@@ -24,6 +24,7 @@ from datawiz_pipelines.config.mapping import TableMapping
 from datawiz_pipelines.config.registry import TenantEntry
 from datawiz_pipelines.config.tenant import SchedulerSettings, TenantSettings
 from datawiz_pipelines.config.yaml_files import deep_merge, load_model, read_yaml, validate_model
+from datawiz_pipelines.onboarding.errors import FieldValueError
 from datawiz_pipelines.onboarding.registry_file import plan_new_entry
 from datawiz_pipelines.settings import ProjectPaths
 from datawiz_pipelines.storage.tenant_paths import TenantPaths
@@ -33,12 +34,8 @@ TEMPLATE_ID = "tenant_new"
 _GLOB = re.compile(r"[*?\[]")
 
 
-class NewTenantError(ValueError):
+class NewTenantError(FieldValueError):
     """A value for the new tenant is refused; ``field`` names it (``tenant_id``, ``timezone`` ...)."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from datawiz_pipelines.config.errors import display_path
 from datawiz_pipelines.config.loader import ConfigRepository, Tenant
 from datawiz_pipelines.config.mapping import RelationshipRule, TableMapping
 from datawiz_pipelines.lineage import REJECT_REASON, REJECTED_RULE, ROW_NUMBER, TABLE_LINEAGE_COLUMNS
+from datawiz_pipelines.onboarding.errors import FieldValueError
 from datawiz_pipelines.silver.engine import transform
 from datawiz_pipelines.silver.errors import TransformError
 from datawiz_pipelines.storage.tenant_paths import TenantPaths
@@ -37,12 +38,8 @@ LOAD_ID = "preview"
 _SILVER_DATA = "data.parquet"
 
 
-class PreviewUsageError(ValueError):
+class PreviewUsageError(FieldValueError):
     """The preview was asked for something that does not exist (table, mapping, file)."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

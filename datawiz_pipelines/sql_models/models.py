@@ -194,23 +194,29 @@ def load_sql_models(config_dir: Path, catalog: Catalog) -> SqlModelSet:
     root = sql_dir(config_dir)
     problems: list[str] = []
     models: dict[str, SqlModel] = {}
-    if root.is_dir():
-        for entry in sorted(root.iterdir()):
-            if entry.is_dir() and entry.name not in MODEL_KINDS:
-                problems.append(
-                    f"{display_path(entry)}: unknown kind of SQL model; use one of {', '.join(MODEL_KINDS)}"
-                )
-        for kind in MODEL_KINDS:
-            for path in sorted((root / kind).glob("*.sql")):
-                model = _read_model(path, kind, catalog, models, problems)
-                if model is not None:
-                    models[model.name] = model
+    for kind, path in model_files(root, problems):
+        model = _read_model(path, kind, catalog, models, problems)
+        if model is not None:
+            models[model.name] = model
     _check_reads(models, catalog, problems)
     ordered = _dependency_order(models, problems)
     security = _read_security(root / SECURITY_FILE, catalog, models, problems)
     if problems:
         raise ConfigError(problems)
     return SqlModelSet(root=root, catalog=catalog, models=ordered, security=security)
+
+
+def model_files(root: Path, problems: list[str]) -> list[tuple[str, Path]]:
+    """(kind, path) of every ``<kind>/<name>.sql`` under ``root``, the shared models' folder or a
+    tenant's overrides; a folder that is no model kind is added to ``problems``."""
+    if not root.is_dir():
+        return []
+    for entry in sorted(root.iterdir()):
+        if entry.is_dir() and entry.name not in MODEL_KINDS:
+            problems.append(
+                f"{display_path(entry)}: unknown kind of SQL model; use one of {', '.join(MODEL_KINDS)}"
+            )
+    return [(kind, path) for kind in MODEL_KINDS for path in sorted((root / kind).glob("*.sql"))]
 
 
 def _read_model(

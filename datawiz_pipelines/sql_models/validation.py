@@ -7,9 +7,8 @@ checks for the one model they build, so a bad override fails its run with the sa
 from __future__ import annotations
 
 from datawiz_pipelines.config.errors import ConfigError, display_path
-from datawiz_pipelines.config.governance import MODEL_KINDS
 from datawiz_pipelines.config.loader import ConfigRepository, Tenant
-from datawiz_pipelines.sql_models.models import SqlModelSet, load_sql_models
+from datawiz_pipelines.sql_models.models import SqlModelSet, load_sql_models, model_files
 from datawiz_pipelines.sql_models.parsing import SqlModelError, starrocks_to_duckdb
 from datawiz_pipelines.sql_models.tenant_models import (
     override_dir,
@@ -69,29 +68,20 @@ def _opt_out_problems(models: SqlModelSet, tenant: Tenant, config: str) -> list[
 
 
 def _override_problems(models: SqlModelSet, tenant: Tenant) -> list[str]:
-    root = override_dir(tenant)
-    if not root.is_dir():
-        return []
-    problems = []
-    for entry in sorted(root.iterdir()):
-        if entry.is_dir() and entry.name not in MODEL_KINDS:
+    problems: list[str] = []
+    for kind, path in model_files(override_dir(tenant), problems):
+        model = models.by_ref(f"{kind}/{path.stem}")
+        if model is None:
+            shared = [m.name for m in models.models.values() if m.kind == kind]
             problems.append(
-                f"{display_path(entry)}: unknown kind of SQL model; use one of {', '.join(MODEL_KINDS)}"
+                f"{display_path(path)}: overrides no shared model (shared {kind}: "
+                f"{', '.join(shared) or 'none'}); a tenant replaces shared models, it cannot add any"
             )
-    for kind in MODEL_KINDS:
-        for path in sorted((root / kind).glob("*.sql")):
-            model = models.by_ref(f"{kind}/{path.stem}")
-            if model is None:
-                shared = [m.name for m in models.models.values() if m.kind == kind]
-                problems.append(
-                    f"{display_path(path)}: overrides no shared model (shared {kind}: "
-                    f"{', '.join(shared) or 'none'}); a tenant replaces shared models, it cannot add any"
-                )
-                continue
-            try:
-                read_override(models, model, path)
-            except SqlModelError as exc:
-                problems.append(str(exc))
+            continue
+        try:
+            read_override(models, model, path)
+        except SqlModelError as exc:
+            problems.append(str(exc))
     return problems
 
 

@@ -27,6 +27,15 @@ class WarehouseError(RuntimeError):
 LoadMode = Literal["replace", "upsert"]
 
 
+def resolve_load_mode(table: CatalogTable, mode: LoadMode | None = None) -> LoadMode:
+    """``mode``, or when it is None the table's own: replace tables replace, incremental tables upsert."""
+    if mode is None:
+        return "replace" if table.load_mode == "replace" else "upsert"
+    if mode not in ("replace", "upsert"):
+        raise ValueError(f"load mode {mode!r}: expected 'replace' or 'upsert'")
+    return mode
+
+
 @dataclass(frozen=True)
 class LoadResult:
     """What a load did, for asset metadata. Never carries secrets."""
@@ -120,10 +129,10 @@ class Warehouse(ConfigurableResource, ABC):
         readers see the old rows or the new rows, never a mix, and a failed load leaves the
         old table untouched. ``mode="upsert"``: rows whose keys arrive are replaced by the
         file's rows, other rows stay; a rerun never duplicates rows.
-        ``mode=None``: the table's ``load_mode`` decides (``replace`` tables replace,
-        ``incremental`` tables upsert). The landing ledger replaces an incremental table
-        (from all its files) when a source file changed or was deleted upstream, and
-        upserts only new files' rows otherwise. ``LoadResult.mode`` is the mode applied.
+        ``mode=None``: the table's ``load_mode`` decides (``resolve_load_mode``: ``replace``
+        tables replace, ``incremental`` tables upsert). The landing ledger replaces an
+        incremental table (from all its files) when a source file changed or was deleted
+        upstream, and upserts only new files' rows otherwise. ``LoadResult.mode`` is the mode applied.
         """
 
     @abstractmethod

@@ -36,6 +36,7 @@ from datawiz_pipelines.warehouse.base import (
     SqlObjectType,
     Warehouse,
     WarehouseError,
+    resolve_load_mode,
 )
 from datawiz_pipelines.warehouse.ddl import WarehouseColumn, warehouse_columns
 from datawiz_pipelines.warehouse.row_security import RowSecurityPolicy, split_rls_view_name
@@ -101,9 +102,7 @@ class DuckDBWarehouse(Warehouse):
         old table until the commit. ``upsert``: delete the rows whose keys arrive
         (a hash join), then insert the file's rows. ``None``: the table's load_mode decides.
         """
-        mode = mode or ("replace" if table.load_mode == "replace" else "upsert")
-        if mode not in ("replace", "upsert"):
-            raise ValueError(f"load mode {mode!r}: expected 'replace' or 'upsert'")
+        mode = resolve_load_mode(table, mode)
         started = perf_counter()
         parameters = [str(silver_file)]
         doing = f"loading table {table.name!r} from {silver_file} (load {load_id}, {mode})"
