@@ -315,3 +315,27 @@ def test_wider_rows_later_in_the_file_still_respect_chunk_bytes(tmp_path: Path) 
     assert all(c.csv_bytes <= 20_000 for c in produced)
     assert sum(c.rows for c in produced) == 1200
     assert [c.digest for c in produced] == [c.digest for c in chunks(tmp_path, rows, chunk_bytes=20_000)]
+    assert b"".join(c.body for c in produced) == only_chunk(tmp_path, rows).body
+
+
+@pytest.mark.parametrize(
+    ("values", "text"),
+    [
+        ([dt.datetime(2024, 2, 29, 23, 59, 59), None], [b"2024-02-29 23:59:59", b"\\N"]),
+        ([dt.datetime(2024, 2, 29, 23, 59, 59), dt.datetime(2000, 1, 1, 0, 0, 0, 5)],
+         [b"2024-02-29 23:59:59.000000", b"2000-01-01 00:00:00.000005"]),
+        ([None, dt.datetime(2024, 4, 1, 1), dt.datetime(2024, 4, 1, 1)], [b"\\N", b"2024-04-01 01:00:00", b"2024-04-01 01:00:00"]),
+        ([dt.datetime(2024, 4, 1, 1, 0, 0, 250), None], [b"2024-04-01 01:00:00.000250", b"\\N"]),
+        ([dt.date(1, 1, 1), dt.date(9999, 12, 31)], [b"0001-01-01", b"9999-12-31"]),
+        ([dt.date(2024, 3, 1), None, dt.date(2024, 2, 28)], [b"2024-03-01", b"\\N", b"2024-02-28"]),
+    ],
+    ids=["whole-seconds", "fractions", "one-time", "one-time-fraction", "far-apart-dates", "near-dates"],
+)  # fmt: skip
+def test_dates_and_datetimes_are_written_as_starrocks_parses_them(
+    tmp_path: Path, values: list, text: list[bytes]
+) -> None:
+    pl.DataFrame({"v": values}).write_parquet(tmp_path / "silver.parquet")
+    (chunk,) = csv_chunks(
+        tmp_path / "silver.parquet", ["v"], chunk_rows=10, chunk_bytes=10**6, compress=False
+    )
+    assert chunk.body.splitlines() == text

@@ -34,11 +34,12 @@ from datawiz_pipelines.warehouse.base import (
     SqlObjectType,
     Warehouse,
     WarehouseError,
+    resolve_load_mode,
 )
 from datawiz_pipelines.warehouse.row_security import RowSecurityPolicy
 from datawiz_pipelines.warehouse.starrocks import access, ddl
 from datawiz_pipelines.warehouse.starrocks import sql_models as sr
-from datawiz_pipelines.warehouse.starrocks.csv_chunks import SilverSchemaError, csv_chunks, read_ahead
+from datawiz_pipelines.warehouse.starrocks.csv_chunks import SilverSchemaError, csv_chunks
 from datawiz_pipelines.warehouse.starrocks.sql_client import Login, SqlPool, SqlPools
 from datawiz_pipelines.warehouse.starrocks.stream_load import (
     ChunkLoad,
@@ -159,7 +160,7 @@ class StarRocksWarehouse(Warehouse):
     ) -> LoadResult:
         """``replace``: a staging table is loaded and swapped in. ``upsert``: rows are loaded
         straight into the PRIMARY KEY table, which replaces rows whose keys arrive."""
-        mode = mode or ("replace" if table.load_mode == "replace" else "upsert")
+        mode = resolve_load_mode(table, mode)
         database = tenant.entry.database_name
         pool = self._tenant_pool(tenant)
         if mode == "upsert":
@@ -239,16 +240,14 @@ class StarRocksWarehouse(Warehouse):
         mapping = tenant.mapping(table.name)
         version = mapping.version if mapping else 0
         columns = [column.name for column in ddl.warehouse_columns(table)]
-        chunks = read_ahead(
-            csv_chunks(
-                silver_file,
-                columns,
-                chunk_rows=settings.chunk_rows,
-                chunk_bytes=settings.chunk_bytes,
-                compress=settings.compression == "gzip",
-            )
+        chunks = csv_chunks(
+            silver_file,
+            columns,
+            chunk_rows=settings.chunk_rows,
+            chunk_bytes=settings.chunk_bytes,
+            compress=settings.compression == "gzip",
         )
-        with closing(self._loader(tenant)) as loader:
+        with closing(self._loader(tenant)) as loader, closing(chunks):
             try:
                 return [
                     loader.load(
