@@ -16,11 +16,9 @@ tenants a copy to ``data/<tenant>/backup/``. Each version is archived once.
 import datetime as dt
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 
-from azure.core.exceptions import AzureError
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -33,12 +31,7 @@ from dagster import (
 
 from datawiz_pipelines.bronze.source_files import find_source_files
 from datawiz_pipelines.config.loader import Tenant
-from datawiz_pipelines.landing.azure import (
-    azure_location,
-    backup_prefix,
-    container_client,
-    describe_azure_error,
-)
+from datawiz_pipelines.landing.azure import azure_location, backup_prefix
 from datawiz_pipelines.landing.errors import LandingError
 from datawiz_pipelines.landing.ledger import Ledger
 from datawiz_pipelines.landing.reprocess import ReprocessRequest, ReprocessRequestError
@@ -53,7 +46,6 @@ LANDING_GROUP = "landing"
 BACKUP_GROUP = "backup"
 LISTED_AT_MOST = 200
 """Longer file lists in metadata are cut (the counts stay exact)."""
-COPY_WAIT_S = 300
 
 
 def build_landing_assets(
@@ -183,6 +175,8 @@ def build_landing_assets(
         archived = ledger.archived()
         done: list[dict] = []
         if tenant.settings.landing.kind == "azure":
+            from datawiz_pipelines.landing.blob_client import container_client, copy_blob  # Azure runs only
+
             location = azure_location(tenant)
             prefix = backup_prefix(tenant)
             blobs = {
@@ -194,7 +188,7 @@ def build_landing_assets(
             with container_client(location, **landing.retry) as container:
                 for name, etag in todo:
                     target = f"{prefix}{day}/{name[len(location.prefix) :]}"
-                    _copy_blob(container, location, name, etag, target)
+                    copy_blob(container, location, name, etag, target)
                     ledger.record_backup(name, etag, target, context.run.run_id)
                     done.append({"blob": name, "etag": etag, "archived_as": target})
             destination, already = f"{location.container}/{prefix}", len(blobs) - len(todo)
@@ -233,23 +227,6 @@ def build_landing_assets(
         )
 
     return [source_files, source_files_backup]
-
-
-def _copy_blob(container, location, name: str, etag: str, target: str) -> None:
-    source = container.get_blob_client(name)
-    destination = container.get_blob_client(target)
-    doing = f"archiving {name!r} to {target!r}"
-    try:
-        copy = destination.start_copy_from_url(source.url, source_if_match=f'"{etag}"')
-        deadline = time.monotonic() + COPY_WAIT_S
-        status = copy.get("copy_status")
-        while status == "pending" and time.monotonic() < deadline:
-            time.sleep(1)
-            status = destination.get_blob_properties().copy.status
-    except AzureError as exc:
-        raise describe_azure_error(exc, location, doing) from None
-    if status != "success":
-        raise LandingError(f"{location.where}: {doing} ended with copy status {status!r}")
 
 
 def _request(

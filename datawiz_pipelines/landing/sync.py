@@ -21,10 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import AzureError
-
 from datawiz_pipelines.bronze.source_files import PARTIAL_SUFFIXES, SourceFile, find_source_files
-from datawiz_pipelines.landing.azure import AzureLocation, container_client, describe_azure_error
+from datawiz_pipelines.landing.azure import AzureLocation
 from datawiz_pipelines.landing.errors import LandingError, UnpackError
 from datawiz_pipelines.landing.ledger import FileVersion, Ledger, MirroredBlob
 from datawiz_pipelines.landing.unpack import is_hidden, safe_relative_path, unpack
@@ -91,6 +89,8 @@ def sync_container(
 
     Blobs under ``exclude_prefix`` (the backup archive, when it lies inside the prefix) are left out.
     """
+    from datawiz_pipelines.landing.blob_client import AzureError, container_client, describe_azure_error
+
     report = SyncReport(location.container, location.prefix, location.host)
     mirror = ledger.blobs()
     with container_client(location, **retry) as container:
@@ -163,6 +163,8 @@ def _download(
     report: SyncReport,
     warn: Callable[[str], None],
 ) -> None:
+    from datawiz_pipelines.landing.blob_client import AzureError, describe_azure_error
+
     work = scratch / f"blob-{len(report.downloaded) + len(report.refused)}"
     if work.exists():
         shutil.rmtree(work)
