@@ -24,23 +24,18 @@ from dataclasses import dataclass
 import pymysql
 import pytest
 import yaml
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import ExecuteInProcessResult
 from starrocks.pipeline import (
     SAMPLE_TENANTS,
     TableContent,
-    copy_project,
     differences,
-    duckdb_tables,
     intrusions,
     load_labels,
     new_project,
+    on_starrocks,
     provision,
     retried_upsert,
-    run_in_background,
-    run_tenant,
     starrocks_tables,
-    use_project,
-    write_db_passwords,
 )
 
 from datawiz_pipelines.config.loader import ConfigRepository
@@ -118,30 +113,18 @@ def drop(names: dict[str, tuple[str, str]]) -> None:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    root = tmp_path_factory.mktemp("real-starrocks")
-    star = new_project(root / "starrocks")
+    star = new_project(tmp_path_factory.mktemp("real-starrocks") / "starrocks")
     names = isolate(star, f"it{secrets.token_hex(3)}")
-    duck = copy_project(star, root / "duckdb")
-    children = [run_in_background(duck, SAMPLE_TENANTS, "duckdb")]
+    passwords = {tenant_id: secrets.token_urlsafe(18) for tenant_id in SAMPLE_TENANTS}
     try:
-        with pytest.MonkeyPatch.context() as monkeypatch, DagsterInstance.ephemeral() as instance:
-            use_project(monkeypatch, star)
-            monkeypatch.setenv("DATAWIZ_WAREHOUSE", "starrocks")
-            for name, value in SERVER.items():
-                monkeypatch.setenv(name, value)
-            write_db_passwords(star, {tenant_id: secrets.token_urlsafe(18) for tenant_id in SAMPLE_TENANTS})
-            provision(star, SAMPLE_TENANTS)
-            first = run_tenant(star, instance, "tenant1", "starrocks")
-            run_tenant(star, instance, "tenant2", "starrocks")
+        with on_starrocks(star, SERVER, passwords) as pipeline:
+            first = pipeline.run("tenant1")
+            pipeline.run("tenant2")
             after_first = {tenant_id: starrocks_tables(star, tenant_id) for tenant_id in SAMPLE_TENANTS}
-            rerun = run_tenant(star, instance, "tenant1", "starrocks")
-            for child in children:
-                child.wait(timeout=900)
-            expected = {tenant_id: duckdb_tables(duck, tenant_id) for tenant_id in SAMPLE_TENANTS}
+            rerun = pipeline.run("tenant1")
+            expected = pipeline.duckdb_tables(timeout=900)
             yield Runs(star, expected, first, after_first, rerun)
     finally:
-        for child in children:
-            child.stop()
         drop(names)
 
 

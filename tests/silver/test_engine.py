@@ -280,6 +280,21 @@ class TestComputedAndFilters:
         assert rows.is_empty()
 
 
+def customer_relationship() -> TableMapping:
+    """Sales whose customer_code (source column Cust) must be a customer_code of the customers table."""
+    return mapping(
+        columns={**COLUMNS, "customer_code": "Cust"},
+        validations=[
+            {
+                "rule": "relationship",
+                "column": "customer_code",
+                "to_table": "customers",
+                "to_column": "customer_code",
+            }
+        ],
+    )
+
+
 class TestRowRules:
     def test_null_key_is_always_rejected(self):
         _, rejected = run(sales(InvNo=["I1", "  "]), mapping())
@@ -334,20 +349,9 @@ class TestRowRules:
         }
 
     def test_relationship_against_a_reference_frame(self):
-        table_mapping = mapping(
-            columns={**COLUMNS, "customer_code": "Cust"},
-            validations=[
-                {
-                    "rule": "relationship",
-                    "column": "customer_code",
-                    "to_table": "customers",
-                    "to_column": "customer_code",
-                }
-            ],
-        )
         customers = pl.LazyFrame({"customer_code": ["C1", "C2", "C2", None]})
         rows, rejected = run(
-            sales(Cust=["C1", "C9", None, "C2"]), table_mapping, references={"customers": customers}
+            sales(Cust=["C1", "C9", None, "C2"]), customer_relationship(), references={"customers": customers}
         )
         assert rows["customer_code"].to_list() == ["C1", None, "C2"]
         assert reasons(rejected) == {
@@ -355,19 +359,8 @@ class TestRowRules:
         }
 
     def test_relationship_without_its_reference_frame_is_refused(self):
-        table_mapping = mapping(
-            columns={**COLUMNS, "customer_code": "Cust"},
-            validations=[
-                {
-                    "rule": "relationship",
-                    "column": "customer_code",
-                    "to_table": "customers",
-                    "to_column": "customer_code",
-                }
-            ],
-        )
         with pytest.raises(TransformError, match="needs the reference table customers"):
-            transform_sales(sales(Cust=["C1"]), table_mapping)
+            transform_sales(sales(Cust=["C1"]), customer_relationship())
 
     def test_a_row_failing_several_rules_is_rejected_once_with_every_reason(self):
         table_mapping = mapping(

@@ -16,8 +16,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,62 @@ def run_in_background(
             stderr=subprocess.STDOUT,
         )
     return BackgroundRuns(process, log)
+
+
+@dataclass
+class Pipeline:
+    """The sample tenants' project set up for StarRocks in this process (``on_starrocks``),
+    and a copy of it running both tenants on DuckDB in a child process meanwhile."""
+
+    starrocks: ProjectPaths
+    duckdb: ProjectPaths
+    server: Mapping[str, str]
+    """The ``DATAWIZ_STARROCKS_*`` variables naming the StarRocks."""
+    instance: DagsterInstance
+    children: list[BackgroundRuns] = field(default_factory=list)
+
+    def run(self, tenant_id: str) -> ExecuteInProcessResult:
+        """The tenant's ``tenant_etl`` run on StarRocks, in this process."""
+        return run_tenant(self.starrocks, self.instance, tenant_id, "starrocks")
+
+    def run_in_background(self, tenant_ids: Iterable[str]) -> None:
+        """The tenants' runs on StarRocks in a child process (see ``wait``)."""
+        self.children.append(run_in_background(self.starrocks, tenant_ids, "starrocks", self.server))
+
+    def wait(self, timeout: float = 240) -> None:
+        """Until every child process has finished its runs (fails if one did not)."""
+        for child in self.children:
+            child.wait(timeout)
+
+    def duckdb_tables(self, timeout: float = 240) -> dict[str, dict[str, TableContent]]:
+        """Each sample tenant's DuckDB tables, once the children are done: what StarRocks must hold."""
+        self.wait(timeout)
+        return {tenant_id: duckdb_tables(self.duckdb, tenant_id) for tenant_id in SAMPLE_TENANTS}
+
+
+@contextmanager
+def on_starrocks(
+    star: ProjectPaths, server: Mapping[str, str], passwords: Mapping[str, str]
+) -> Iterator[Pipeline]:
+    """The project ``star`` (``new_project``) made ready to run on the StarRocks that ``server``
+    names: the project, ``DATAWIZ_WAREHOUSE=starrocks`` and ``server`` in this process's
+    environment, each tenant's password in its ``.env``, both tenants provisioned. Before that,
+    a copy of the project (``duckdb`` beside ``star``'s folder) starts both tenants' runs on
+    DuckDB in a child process. Child processes are stopped and the environment restored on exit."""
+    duck = copy_project(star, star.config_dir.parent.with_name("duckdb"))
+    children = [run_in_background(duck, SAMPLE_TENANTS, "duckdb")]
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch, DagsterInstance.ephemeral() as instance:
+            use_project(monkeypatch, star)
+            monkeypatch.setenv("DATAWIZ_WAREHOUSE", "starrocks")
+            for name, value in server.items():
+                monkeypatch.setenv(name, value)
+            write_db_passwords(star, dict(passwords))
+            provision(star, SAMPLE_TENANTS)
+            yield Pipeline(star, duck, dict(server), instance, children)
+    finally:
+        for child in children:
+            child.stop()
 
 
 def load_labels(result: ExecuteInProcessResult) -> dict[str, list[str]]:

@@ -63,21 +63,16 @@ def tenant_database(
     )
 
 
-def put_fe(standin: StandIn, path: str, headers: dict[str, str], body: bytes = b"") -> requests.Response:
+def put(host: str, port: int, path: str, headers: dict[str, str], body: bytes) -> requests.Response:
+    """A plain HTTP PUT whose redirect is returned, not followed."""
     return requests.put(
-        f"http://{standin.host}:{standin.fe_port}{path}",
-        headers=headers,
-        data=body,
-        allow_redirects=False,
-        timeout=10,
+        f"http://{host}:{port}{path}", headers=headers, data=body, allow_redirects=False, timeout=10
     )
+
+
+def put_fe(standin: StandIn, path: str, headers: dict[str, str], body: bytes = b"") -> requests.Response:
+    return put(standin.host, standin.fe_port, path, headers, body)
 
 
 def put_be(standin: StandIn, path: str, headers: dict[str, str], body: bytes) -> requests.Response:
-    return requests.put(
-        f"http://{standin.host}:{standin.be_port}{path}",
-        headers=headers,
-        data=body,
-        allow_redirects=False,
-        timeout=10,
-    )
+    return put(standin.host, standin.be_port, path, headers, body)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 from click.testing import CliRunner
-from dagster import DagsterInstance, EnvVar, ExecuteInProcessResult
+from dagster import EnvVar, ExecuteInProcessResult
 from starrocks_standin import StandIn, running_standin
 
 from datawiz_pipelines.cli import main
@@ -24,19 +24,13 @@ from datawiz_pipelines.warehouse.starrocks import StarRocksWarehouse
 from .pipeline import (
     SAMPLE_TENANTS,
     TableContent,
-    copy_project,
     differences,
-    duckdb_tables,
     intrusions,
     load_labels,
     new_project,
-    provision,
+    on_starrocks,
     retried_upsert,
-    run_in_background,
-    run_tenant,
     starrocks_tables,
-    use_project,
-    write_db_passwords,
 )
 from .support import ADMIN_PASSWORD, tenant_password
 
@@ -143,42 +137,25 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     tenant1's (two tenants load side by side, as the run queue allows), then tenant1 again;
     meanwhile, in another child, the same runs on DuckDB (same configuration, same source
     files). One set of runs for every test below; the children use the other core."""
-    root = tmp_path_factory.mktemp("pipeline")
-    star = new_project(root / "starrocks")
-    duck = copy_project(star, root / "duckdb")
-    children = [run_in_background(duck, SAMPLE_TENANTS, "duckdb")]
-    try:
-        with (
-            pytest.MonkeyPatch.context() as monkeypatch,
-            DagsterInstance.ephemeral() as instance,
-            running_standin(admin_user="root", admin_password=ADMIN_PASSWORD) as standin,
-        ):
-            server = {
-                "DATAWIZ_STARROCKS_HOST": standin.host,
-                "DATAWIZ_STARROCKS_PORT": str(standin.mysql_port),
-                "DATAWIZ_STARROCKS_HTTP_PORT": str(standin.fe_port),
-                "DATAWIZ_STARROCKS_ADMIN_USER": "root",
-                "DATAWIZ_STARROCKS_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            }
-            use_project(monkeypatch, star)
-            monkeypatch.setenv("DATAWIZ_WAREHOUSE", "starrocks")
-            for name, value in server.items():
-                monkeypatch.setenv(name, value)
-            write_db_passwords(star, {tenant_id: tenant_password(tenant_id) for tenant_id in SAMPLE_TENANTS})
-            provision(star, SAMPLE_TENANTS)
-
-            children.append(run_in_background(star, ["tenant2"], "starrocks", server))
-            first = run_tenant(star, instance, "tenant1", "starrocks")
+    star = new_project(tmp_path_factory.mktemp("pipeline") / "starrocks")
+    passwords = {tenant_id: tenant_password(tenant_id) for tenant_id in SAMPLE_TENANTS}
+    with running_standin(admin_user="root", admin_password=ADMIN_PASSWORD) as standin:
+        server = {
+            "DATAWIZ_STARROCKS_HOST": standin.host,
+            "DATAWIZ_STARROCKS_PORT": str(standin.mysql_port),
+            "DATAWIZ_STARROCKS_HTTP_PORT": str(standin.fe_port),
+            "DATAWIZ_STARROCKS_ADMIN_USER": "root",
+            "DATAWIZ_STARROCKS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        }
+        with on_starrocks(star, server, passwords) as pipeline:
+            pipeline.run_in_background(["tenant2"])
+            first = pipeline.run("tenant1")
             after_first = {"tenant1": starrocks_tables(star, "tenant1")}
-            rerun = run_tenant(star, instance, "tenant1", "starrocks")
-            for child in children:
-                child.wait()
+            rerun = pipeline.run("tenant1")
+            pipeline.wait()
             after_first["tenant2"] = starrocks_tables(star, "tenant2")
-            expected = {tenant_id: duckdb_tables(duck, tenant_id) for tenant_id in SAMPLE_TENANTS}
-            yield Runs(duck, star, standin, expected, first, after_first, rerun)
-    finally:
-        for child in children:
-            child.stop()
+            expected = pipeline.duckdb_tables()
+            yield Runs(pipeline.duckdb, star, standin, expected, first, after_first, rerun)
 
 
 @pytest.mark.parametrize("tenant_id", SAMPLE_TENANTS)

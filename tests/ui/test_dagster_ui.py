@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from datawiz_pipelines.config.loader import ConfigRepository
 from datawiz_pipelines.settings import PROJECT_ROOT
 
 DagsterUI = Any  # conftest.DagsterUI: url, graphql()
@@ -29,18 +30,6 @@ UPDATE_DOCS_ENV = "DATAWIZ_UPDATE_SCREENSHOTS"
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(420)]
 
-TABLES = (
-    "dim_customer_master",
-    "dim_dealer_master",
-    "dim_hierarchy",
-    "dim_material",
-    "dim_material_mapping",
-    "dim_sales_group",
-    "fact_invoice_details",
-    "fact_invoice_secondary",
-    "ref_material_mapping",
-    "ref_sales_group",
-)
 LAYERS = ("bronze", "silver", "warehouse")
 WAREHOUSE_ASSET = "warehouse/fact_invoice_secondary"
 BACKFILL_TIMEOUT_S = 300
@@ -134,7 +123,8 @@ def test_asset_graph_shows_each_tables_three_layers(page: Any, dagster_ui: Dagst
         "{ assetNodes { assetKey { path } groupName description dependencyKeys { path } } }"
     )
     by_key = {"/".join(node["assetKey"]["path"]): node for node in nodes["assetNodes"]}
-    for table in TABLES:
+    catalog = ConfigRepository(dagster_ui.project_dir / "tenant_configs").catalog  # the one served
+    for table in catalog.tables:
         for layer in LAYERS:
             node = by_key[f"{layer}/{table}"]
             assert node["groupName"] == layer
