@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import sqlglot
 from sqlglot import exp
+from starrocks_standin.catalog import Column
+from starrocks_standin.info_schema import column_type
 
 from datawiz_pipelines.config.catalog import Catalog, CatalogTable
+from datawiz_pipelines.config.loader import Tenant
 from datawiz_pipelines.config.tenant import StarRocksTableSettings
 from datawiz_pipelines.lineage import TABLE_LINEAGE_COLUMNS
-from datawiz_pipelines.warehouse.starrocks import ddl
+from datawiz_pipelines.warehouse.starrocks import StarRocksWarehouse, ddl
 
 CATALOG_TABLES = [
     "dim_customer_master",
@@ -118,14 +123,15 @@ def test_staging_table_has_the_same_shape(catalog: Catalog) -> None:
 def _existing(
     table: CatalogTable, *, drop: set[str] = frozenset(), **changes: tuple[str, bool]
 ) -> list[ddl.ExistingColumn]:
-    """The columns information_schema would report for ``table``, as real StarRocks spells types."""
+    """The columns information_schema would report for ``table``, as real StarRocks spells
+    types (the stand-in's spelling)."""
     columns = []
     for column in ddl.warehouse_columns(table):
         if column.name in drop:
             continue
-        spelled = {"INT": "int(11)", "BIGINT": "bigint(20)"}.get(str(column.type), str(column.type).lower())
-        column_type, nullable = changes.get(column.name, (spelled, column.nullable))
-        columns.append(ddl.ExistingColumn(column.name, column_type, nullable, column.name in table.keys))
+        _, spelled = column_type(Column(column.name, column.type.starrocks, column.nullable))
+        reported, nullable = changes.get(column.name, (spelled, column.nullable))
+        columns.append(ddl.ExistingColumn(column.name, reported, nullable, column.name in table.keys))
     return columns
 
 
@@ -190,8 +196,13 @@ def test_removed_columns_and_changed_keys_are_refused(catalog: Catalog) -> None:
     [
         ("int(11)", "INT"),
         ("bigint(20)", "BIGINT"),
+        ("tinyint(4)", "TINYINT"),
+        ("tinyint(1)", "BOOLEAN"),
+        ("bigint(20) unsigned", "LARGEINT"),
         ("largeint(40)", "LARGEINT"),
+        ("decimal32(9, 2)", "DECIMAL(9,2)"),
         ("decimal64(18, 2)", "DECIMAL(18,2)"),
+        ("decimal128(38, 6)", "DECIMAL(38,6)"),
         ("decimal(18,2)", "DECIMAL(18,2)"),
         ("varchar(65533)", "STRING"),
         ("varchar(20)", "VARCHAR(20)"),
@@ -206,3 +217,35 @@ def test_type_differences_still_differ() -> None:
     assert ddl.normalize_type("varchar(20)") != ddl.normalize_type("VARCHAR(40)")
     assert ddl.normalize_type("decimal(18,3)") != ddl.normalize_type("DECIMAL(18,2)")
     assert ddl.normalize_type("int(11)") != ddl.normalize_type("BIGINT")
+    assert ddl.normalize_type("tinyint(4)") != ddl.normalize_type("BOOLEAN")
+    assert ddl.normalize_type("tinyint(1)") != ddl.normalize_type("TINYINT")
+    assert ddl.normalize_type("bigint(20) unsigned") != ddl.normalize_type("BIGINT")
+
+
+EVERY_TYPE = [
+    "BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "LARGEINT", "FLOAT", "DOUBLE",
+    "DECIMAL(9,2)", "DECIMAL(18,2)", "DECIMAL(38,6)", "VARCHAR(40)", "STRING", "DATE", "DATETIME",
+]  # fmt: skip
+
+
+def test_provisioning_an_existing_table_of_every_type_again_changes_nothing(
+    warehouse: StarRocksWarehouse, make_tenant: Callable[..., Tenant]
+) -> None:
+    """information_schema says tinyint(1), bigint(20) unsigned, decimal64(18, 2), int(11) ...
+    where the catalog says BOOLEAN, LARGEINT, DECIMAL(18,2), INT: still the same table."""
+    table = CatalogTable.model_validate(
+        {
+            "name": "every_type",
+            "description": "One column per catalog type.",
+            "kind": "dimension",
+            "load_mode": "replace",
+            "columns": [{"name": "k", "type": "BIGINT", "nullable": False}]
+            + [{"name": f"c{position}", "type": declared} for position, declared in enumerate(EVERY_TYPE)],
+            "keys": ["k"],
+        }
+    )
+    tenant = make_tenant("acme")
+    warehouse.provision(tenant, [table])
+    again = warehouse.provision(tenant, [table])  # a difference would raise SchemaChangeError
+    assert again.created == [], "no ALTER TABLE ... ADD COLUMN either"
+    assert "table acme_dw.every_type" in again.existing

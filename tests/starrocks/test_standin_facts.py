@@ -140,9 +140,15 @@ def test_default_column_separator_is_tab_and_columns_header_reorders(db1: StandI
     assert db1.rows("db1", "dup") == [("k1", None, "hello")]
 
 
-def test_gzip_compressed_csv(db1: StandIn) -> None:
-    answer = load(db1, gzip.compress(b"a,1,x\nb,2,y\n"), compression="gzip")
-    assert answer["NumberLoadedRows"] == 2
+def test_gzipped_csv_is_format_gzip_and_compression_leaves_csv_alone(db1: StandIn) -> None:
+    """The BE picks compressed CSV by format (gzip -> FORMAT_CSV_GZ); ``compression`` is for
+    JSON, so gzip bytes sent as ``format: csv`` are read as text and their rows filtered."""
+    body = gzip.compress(b"a,1,x\nb,2,y\n", mtime=0)
+    assert load(db1, body, format="gzip")["NumberLoadedRows"] == 2
+    answer = load(db1, body, format="csv", compression="gzip")
+    assert (answer["Status"], answer["Message"]) == ("Fail", "too many filtered rows")
+    assert answer["NumberLoadedRows"] == 0
+    assert db1.rows("db1", "dup") == [("a", 1, "x"), ("b", 2, "y")]
 
 
 def test_too_many_filtered_rows_fails_with_error_url(db1: StandIn) -> None:
@@ -196,6 +202,29 @@ def test_get_load_state_is_served_by_the_fe(db1: StandIn) -> None:
     assert answer["state"] == "VISIBLE"
     assert requests.get(url, params={"label": "nope"}, headers=auth, timeout=10).json()["state"] == "UNKNOWN"
     assert requests.get(url, params={"label": "l1"}, timeout=10).status_code == 401
+
+
+def test_a_follower_fe_redirects_get_load_state_to_the_leader(db1: StandIn) -> None:
+    """GetStreamLoadState checks the login, then redirectToLeader: 307 to the same path and
+    query on the leader, which checks the login again (requests' own redirect drops it)."""
+    load(db1, b"a,1,x\n", label="l1")
+    db1.follower()
+    path = "/api/db1/get_load_state?label=l1"
+    auth = {"Authorization": basic("u1", PASSWORD)}
+
+    def get(port: int, headers: dict[str, str], follow: bool = False) -> requests.Response:
+        url = f"http://{db1.host}:{port}{path}"
+        return requests.get(url, headers=headers, allow_redirects=follow, timeout=10)
+
+    assert get(db1.fe_port, {}).status_code == 401
+    redirect = get(db1.fe_port, auth)
+    assert redirect.status_code == 307
+    assert redirect.headers["Location"] == f"http://127.0.0.1:{db1.leader_port}{path}"
+    assert db1.leader_port not in (db1.fe_port, db1.be_port)
+    assert get(db1.leader_port, {}).status_code == 401
+    assert get(db1.leader_port, auth).json()["state"] == "VISIBLE"
+    assert get(db1.fe_port, auth, follow=True).status_code == 401
+    assert "authorization" not in db1.requests("leader")[-1].headers
 
 
 def test_primary_key_tables_upsert_and_duplicate_key_tables_append(db1: StandIn) -> None:
@@ -302,6 +331,38 @@ def test_swap_add_column_and_information_schema(standin: StandIn) -> None:
         ("w", "varchar(65533)", "YES", ""),
     ]
     assert standin.rows("db1", "dup") == [("a", None, 1, "x", None)]
+
+
+def test_information_schema_column_types_are_starrocks_spellings(standin: StandIn) -> None:
+    """ScalarType.toMysqlDataTypeString / toMysqlColumnTypeString (3.x FE): BOOLEAN and LARGEINT
+    in MySQL's words, DECIMAL as the DECIMAL32/64/128 that stores it."""
+    spellings = {
+        "BOOLEAN": ("tinyint", "tinyint(1)"),
+        "TINYINT": ("tinyint", "tinyint(4)"),
+        "SMALLINT": ("smallint", "smallint(6)"),
+        "INT": ("int", "int(11)"),
+        "BIGINT": ("bigint", "bigint(20)"),
+        "LARGEINT": ("bigint unsigned", "bigint(20) unsigned"),
+        "FLOAT": ("float", "float"),
+        "DOUBLE": ("double", "double"),
+        "DECIMAL(9,2)": ("decimal", "decimal32(9, 2)"),
+        "DECIMAL(10,0)": ("decimal", "decimal64(10, 0)"),
+        "DECIMAL(18,2)": ("decimal", "decimal64(18, 2)"),
+        "DECIMAL(19,4)": ("decimal", "decimal128(19, 4)"),
+        "VARCHAR(40)": ("varchar", "varchar(40)"),
+        "STRING": ("varchar", "varchar(65533)"),
+        "DATE": ("date", "date"),
+        "DATETIME": ("datetime", "datetime"),
+    }
+    columns = ", ".join(f"c{position} {declared} NULL" for position, declared in enumerate(spellings))
+    sql(standin, "CREATE DATABASE d")
+    sql(standin, f"CREATE TABLE d.t (k INT NOT NULL, {columns}) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k)")
+    rows = sql(
+        standin,
+        "SELECT data_type, column_type FROM information_schema.columns "
+        "WHERE table_schema = 'd' AND table_name = 't' AND column_name <> 'k' ORDER BY ordinal_position",
+    )
+    assert rows == list(spellings.values())
 
 
 def test_insert_into_primary_key_table_upserts(standin: StandIn) -> None:

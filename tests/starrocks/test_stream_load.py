@@ -108,8 +108,19 @@ def test_settings_become_headers(db1: StandIn, tmp_path: Path) -> None:
     custom.load("dup", COLUMNS, chunk, label_for(chunk))
     (be,) = db1.requests("be")
     assert (be.headers["strict_mode"], be.headers["max_filter_ratio"]) == ("false", "0.25")
-    assert (be.headers["timezone"], be.headers["compression"]) == ("Asia/Kolkata", "gzip")
+    assert be.headers["timezone"] == "Asia/Kolkata"
+    assert (be.headers["format"], be.headers["column_separator"], be.headers["enclose"]) == ("gzip", ",", '"')
+    assert "compression" not in be.headers, "the BE reads gzipped CSV by format; compression is for JSON"
     assert chunk.body[:2] == b"\x1f\x8b" and len(db1.rows("db1", "dup")) == 4
+
+
+def test_gzip_load_lands_the_same_rows_as_an_uncompressed_one(db1: StandIn, tmp_path: Path) -> None:
+    for table, compress in (("pk", False), ("dup", True)):
+        chunk = only_chunk(tmp_path, ROWS, compress=compress)
+        settings = {"compression": "gzip"} if compress else {}
+        result = loader(db1, **settings).load(table, COLUMNS, chunk, label_for(chunk, table))
+        assert (result.status, result.loaded_rows, result.filtered_rows) == ("Success", 4, 0)
+    assert db1.rows("db1", "dup") == db1.rows("db1", "pk") == ROWS
 
 
 # -- labels and chunks ---------------------------------------------------------------------
@@ -215,13 +226,19 @@ def test_label_already_exists_finished_is_success(db1: StandIn, tmp_path: Path) 
     assert len(db1.rows("db1", "dup")) == 4
 
 
-def test_label_left_running_is_polled_until_visible(db1: StandIn, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fe", ["leader", "follower"])
+def test_label_left_running_is_polled_until_visible(db1: StandIn, tmp_path: Path, fe: str) -> None:
+    """A follower FE answers get_load_state with a 307 to the leader, which wants Basic auth too."""
+    if fe == "follower":
+        db1.follower()
     db1.arm(Fault("label_running", delay=0.4))
     chunk = only_chunk(tmp_path, ROWS)
     result = loader(db1).load("dup", COLUMNS, chunk, label_for(chunk))
     assert result.already_loaded and result.attempts == 2
-    polls = [r for r in db1.requests("fe") if r.method == "GET"]
+    polls = [r for r in db1.requests() if r.method == "GET"]
     assert polls and all("get_load_state?label=" in r.path for r in polls)
+    assert {r.server for r in polls} == ({"fe"} if fe == "leader" else {"fe", "leader"})
+    assert all(r.headers.get("authorization") for r in polls), "Authorization re-attached after the 307"
     assert len(db1.rows("db1", "dup")) == 4
 
 

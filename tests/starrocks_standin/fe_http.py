@@ -5,6 +5,10 @@ Order of checks on ``PUT /api/{db}/{table}/_stream_load``: Basic auth (401 with
 DdlException), then INSERT on the table (401), then 307 to the BE. The FE never
 reads the body and closes the connection after every answer. Unknown databases
 and tables are not its business: the BE reports them.
+
+``GET /api/{db}/get_load_state`` checks Basic auth, then, on a follower FE
+(``HttpState.follower``), answers 307 to the same path and query on the leader FE,
+which checks Basic auth again (``GetStreamLoadState``: ``redirectToLeader``).
 """
 
 from __future__ import annotations
@@ -56,12 +60,19 @@ class FrontendHandler(Handler):
         if not self.state.privileges.allows(user, "TABLE", db, table, "INSERT"):
             self._unauthorized(access_denied("INSERT", "TABLE", table).msg)
             return
+        self._redirect(self.state.be_port)
+
+    def _redirect(self, port: int) -> None:
+        """307 to the same path and query on another port of this host."""
         self.send_response(307)
-        self.send_header("Location", f"http://127.0.0.1:{self.state.be_port}{self.path}")
+        self.send_header("Location", f"http://127.0.0.1:{port}{self.path}")
         self.send_header("Content-Length", "0")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
+
+    def _is_follower(self) -> bool:
+        return self.state.follower
 
     def do_GET(self) -> None:
         self.record(0)
@@ -71,6 +82,9 @@ class FrontendHandler(Handler):
             self.send_json(404, rest_result(f"no handler for {self.path}"))
             return
         if self._login() is None:
+            return
+        if self._is_follower():
+            self._redirect(self.state.leader_port)
             return
         db = match["db"]
         label = (parse_qs(parts.query).get("label") or [""])[0]
@@ -83,3 +97,12 @@ class FrontendHandler(Handler):
         else:
             record_state = self.state.labels.state(db, label)
             self.send_json(200, {**rest_result(), "state": record_state, "reason": ""})
+
+
+class LeaderHandler(FrontendHandler):
+    """The leader FE, on its own port: what a follower FE redirects ``get_load_state`` to."""
+
+    role = "leader"
+
+    def _is_follower(self) -> bool:
+        return False

@@ -38,6 +38,9 @@ class HttpState:
     error_logs: dict[str, str] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     be_port: int = 0
+    leader_port: int = 0
+    follower: bool = False
+    """The FE port acts as a follower FE: ``get_load_state`` redirects to the leader's port."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, request: RecordedRequest) -> None:

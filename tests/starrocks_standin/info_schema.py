@@ -1,8 +1,9 @@
 """``information_schema`` (and the SHOW / DESCRIBE statements mysql-mimic maps onto it).
 
-Rows are the StarRocks ones: ``column_type`` like ``varchar(20)`` / ``int(11)``,
-``column_key`` PRI or DUP on key columns; a user sees only the databases and
-tables it has rights in. Queries run in a throwaway DuckDB holding these rows.
+Rows are the StarRocks ones: ``column_type`` like ``varchar(20)``, ``int(11)``,
+``tinyint(1)`` (BOOLEAN) or ``decimal64(18, 2)``, ``column_key`` PRI or DUP on key
+columns; a user sees only the databases and tables it has rights in. Queries run
+in a throwaway DuckDB holding these rows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from .catalog import Catalog, Column, Table, View
 from .privileges import Privileges
 from .values import STRING_BYTES
 
-_DISPLAY_WIDTHS = {"TINYINT": 4, "SMALLINT": 6, "INT": 11, "BIGINT": 20, "LARGEINT": 40}
+_DISPLAY_WIDTHS = {"TINYINT": 4, "SMALLINT": 6, "INT": 11, "BIGINT": 20}
+_MYSQL_TYPES = {
+    "BOOLEAN": ("tinyint", "tinyint(1)"),
+    "LARGEINT": ("bigint unsigned", "bigint(20) unsigned"),
+    "STRING": ("varchar", f"varchar({STRING_BYTES})"),
+}
 _SCHEMA = "sr_information_schema"
 _DDL = {
     "schemata": "catalog_name VARCHAR, schema_name VARCHAR, default_character_set_name VARCHAR, "
@@ -35,10 +41,16 @@ _DDL = {
 
 
 def column_type(column: Column) -> tuple[str, str]:
-    """(data_type, column_type) as StarRocks' information_schema spells them."""
+    """(data_type, column_type) as StarRocks' information_schema spells them (3.x FE,
+    ``ScalarType.toMysqlDataTypeString`` / ``toMysqlColumnTypeString``): BOOLEAN and LARGEINT
+    in MySQL's words, DECIMAL(p,s) as the DECIMAL32/64/128 that stores it."""
     base = column.base
-    if base == "STRING":
-        return "varchar", f"varchar({STRING_BYTES})"
+    if base in _MYSQL_TYPES:
+        return _MYSQL_TYPES[base]
+    if base == "DECIMAL":
+        precision, scale = column.params()
+        storage = "decimal32" if precision <= 9 else "decimal64" if precision <= 18 else "decimal128"
+        return "decimal", f"{storage}({precision}, {scale})"
     if base in _DISPLAY_WIDTHS:
         return base.lower(), f"{base.lower()}({_DISPLAY_WIDTHS[base]})"
     return base.lower(), column.type.lower().replace(" ", "")

@@ -1,4 +1,4 @@
-"""The whole stand-in: MySQL port, FE and BE HTTP ports, on 127.0.0.1 ephemeral ports."""
+"""The whole stand-in: MySQL port, FE, leader FE and BE HTTP ports, on 127.0.0.1 ephemeral ports."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from .be_http import BackendHandler
 from .catalog import Catalog
 from .faults import Fault
-from .fe_http import FrontendHandler
+from .fe_http import FrontendHandler, LeaderHandler
 from .http_base import HttpState, RecordedRequest, serve
 from .mysql_server import MysqlEndpoint
 from .privileges import Privileges
@@ -18,12 +18,14 @@ from .sql import SqlEngine
 
 @dataclass
 class StandIn:
-    """A running stand-in. ``host`` serves everything; each role has its own port."""
+    """A running stand-in. ``host`` serves everything; each role has its own port.
+    ``leader_port`` is a second FE, the leader once ``follower()`` is called."""
 
     host: str
     mysql_port: int
     fe_port: int
     be_port: int
+    leader_port: int
     state: HttpState = field(repr=False)
     engine: SqlEngine = field(repr=False)
 
@@ -42,6 +44,10 @@ class StandIn:
     def label_state(self, database: str, label: str) -> str:
         return self.state.labels.state(database, label)
 
+    def follower(self) -> None:
+        """Make ``fe_port`` a follower FE: ``get_load_state`` answers 307 to ``leader_port``."""
+        self.state.follower = True
+
 
 def _handler(base: type, state: HttpState) -> type:
     return type(base.__name__, (base,), {"state": state})
@@ -58,10 +64,10 @@ def running_standin(admin_user: str = "root", admin_password: str = "") -> Itera
     servers = []
     try:
         mysql.start()
-        for handler in (BackendHandler, FrontendHandler):
+        for handler in (BackendHandler, FrontendHandler, LeaderHandler):
             servers.append(serve(_handler(handler, state)))
-        state.be_port = servers[0][0].server_address[1]
-        yield StandIn("127.0.0.1", mysql.port, servers[1][0].server_address[1], state.be_port, state, engine)
+        state.be_port, fe_port, state.leader_port = (server.server_address[1] for server, _ in servers)
+        yield StandIn("127.0.0.1", mysql.port, fe_port, state.be_port, state.leader_port, state, engine)
     finally:
         state.labels.stop()
         for server, thread in servers:

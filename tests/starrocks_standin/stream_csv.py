@@ -1,13 +1,15 @@
 """A Stream Load CSV body read the way the BE reads it.
 
-Headers honoured: ``format`` (csv), ``compression`` (gzip), ``columns`` (names),
-``column_separator`` (default tab), ``row_delimiter`` (default ``\\n``; both accept
-``\\xHH``), ``enclose``, ``escape``, ``skip_header``, ``trim_space``,
-``strict_mode``, ``max_filter_ratio``, ``timeout``; ``timezone`` is accepted (no time
-functions are evaluated here). ``\\N`` (not enclosed) is NULL, an empty field is an
-empty string; a doubled enclose character inside an enclosure is one literal
-character. Headers whose meaning the stand-in does not implement are refused
-rather than ignored.
+Headers honoured: ``format`` (``csv``, or ``gzip`` for gzipped CSV: the BE picks
+compressed CSV by format), ``columns`` (names), ``column_separator`` (default tab),
+``row_delimiter`` (default ``\\n``; both accept ``\\xHH``), ``enclose``, ``escape``,
+``skip_header``, ``trim_space``, ``strict_mode``, ``max_filter_ratio``, ``timeout``;
+``timezone`` is accepted (no time functions are evaluated here). ``compression`` is
+for JSON and leaves CSV alone, as in the BE: a gzipped body sent as ``format: csv``
+is read as text, so its rows are filtered. ``\\N`` (not enclosed) is NULL, an empty
+field is an empty string; a doubled enclose character inside an enclosure is one
+literal character. Headers whose meaning the stand-in does not implement are
+refused rather than ignored.
 """
 
 from __future__ import annotations
@@ -124,16 +126,14 @@ def parse_load(table: Table, headers: Mapping[str, str], body: bytes) -> tuple[P
     for name in UNIMPLEMENTED_HEADERS:
         if headers.get(name):
             raise LoadRejected(f"the stand-in does not implement the '{name}' header")
-    if (headers.get("format") or "csv").lower() != "csv":
-        raise LoadRejected("the stand-in reads csv only")
-    compression = (headers.get("compression") or "").lower()
-    if compression == "gzip":
+    data_format = (headers.get("format") or "csv").lower()
+    if data_format == "gzip":
         try:
             body = gzip.decompress(body)
         except (OSError, EOFError):
             raise LoadRejected("Failed to decompress gzip data") from None
-    elif compression:
-        raise LoadRejected(f"the stand-in does not implement compression {compression}")
+    elif data_format != "csv":
+        raise LoadRejected(f"the stand-in reads csv and gzip only, not format {data_format}")
     timeout = int(headers.get("timeout") or 600)
     if not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
         raise LoadRejected(

@@ -105,14 +105,23 @@ def create_table_sql(
 _DISPLAY_WIDTH = re.compile(r"^(TINYINT|SMALLINT|INT|BIGINT|LARGEINT)\(\d+\)$")
 _DECIMAL = re.compile(r"^DECIMAL(?:V3|32|64|128)?\((\d+),(\d+)\)$")
 _STRING_LENGTH = 65533
+_ALIASES = {
+    "STRING": f"VARCHAR({_STRING_LENGTH})",
+    "TINYINT(1)": "BOOLEAN",
+    "BIGINT(20)UNSIGNED": "LARGEINT",
+}
+"""Whole spellings of another type, looked up before display widths are dropped:
+information_schema reports BOOLEAN as ``tinyint(1)`` (a real TINYINT is ``tinyint(4)``)
+and LARGEINT as ``bigint(20) unsigned`` (``largeint(40)`` loses its width like any integer)."""
 
 
 def normalize_type(text: str) -> str:
-    """One spelling per type, so ``int(11)``, ``decimal64(18, 2)`` and ``STRING`` compare equal
-    to what the catalog declares (``INT``, ``DECIMAL(18,2)``, ``VARCHAR(65533)``)."""
+    """One spelling per type, so ``int(11)``, ``decimal64(18, 2)``, ``tinyint(1)`` and ``STRING``
+    compare equal to what the catalog declares (``INT``, ``DECIMAL(18,2)``, ``BOOLEAN``,
+    ``VARCHAR(65533)``)."""
     compact = re.sub(r"\s+", "", text).upper()
-    if compact == "STRING":
-        return f"VARCHAR({_STRING_LENGTH})"
+    if compact in _ALIASES:
+        return _ALIASES[compact]
     if match := _DISPLAY_WIDTH.fullmatch(compact):
         return match[1]
     if match := _DECIMAL.fullmatch(compact):

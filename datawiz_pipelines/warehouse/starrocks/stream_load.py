@@ -5,7 +5,8 @@
   headers), so the FE request carries an empty body and the chunk crosses the
   network once, to the BE. ``requests`` would drop Authorization on the
   cross-port redirect, so the redirect is followed by hand with the header
-  re-attached and the chunk (bytes, re-sendable) as the body.
+  re-attached and the chunk (bytes, re-sendable) as the body. ``get_load_state``
+  polls follow a follower FE's redirect to the leader the same way.
 - Labels are content-addressed (tenant, target table, mapping version, chunk
   sha256): a retried chunk that StarRocks already committed answers "Label
   Already Exists" instead of loading twice.
@@ -23,6 +24,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from pydantic import SecretStr
@@ -154,7 +156,9 @@ class StreamLoader:
         if self.settings.timezone:
             headers["timezone"] = self.settings.timezone
         if self.settings.compression == "gzip":
-            headers["compression"] = "gzip"
+            # The BE picks gzipped CSV by format (gzip -> FORMAT_CSV_GZ); the ``compression``
+            # header is for JSON, and a CSV load sent with it reads the gzip bytes as text.
+            headers["format"] = "gzip"
         return headers
 
     def load(self, table: str, columns: list[str], chunk: CsvChunk, label: str) -> ChunkLoad:
@@ -185,23 +189,32 @@ class StreamLoader:
     def _url(self, path: str) -> str:
         return f"http://{self.target.host}:{self.target.http_port}{path}"
 
-    def _put(self, url: str, headers: dict[str, str], body: bytes) -> requests.Response:
-        read_timeout = self.settings.timeout_seconds + self.retry.read_timeout_margin_seconds
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        timeout: float | tuple[float, float],
+        body: bytes = b"",
+    ) -> requests.Response:
+        """One request with its redirect left to the caller, which follows it by hand:
+        ``requests`` drops Authorization on a redirect to another host or port."""
         try:
-            return self.session.put(
-                url,
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=(self.retry.connect_timeout_seconds, read_timeout),
+            return self.session.request(
+                method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _Transient(f"{type(exc).__name__} talking to {url.split('/api/')[0]}") from None
 
+    def _put(self, url: str, headers: dict[str, str], body: bytes) -> requests.Response:
+        read_timeout = self.settings.timeout_seconds + self.retry.read_timeout_margin_seconds
+        return self._send("PUT", url, headers, (self.retry.connect_timeout_seconds, read_timeout), body)
+
     def _backend_url(self, table: str, headers: dict[str, str]) -> str:
         response = self._put(self._url(f"/api/{self.target.database}/{table}/_stream_load"), headers, b"")
-        if response.status_code == 307 and response.headers.get("Location"):
-            return response.headers["Location"]
+        location = _redirect(response)
+        if location:
+            return location
         message = _message(response)
         if response.status_code >= 500:
             raise _Transient(f"FE answered HTTP {response.status_code}: {message}")
@@ -305,15 +318,17 @@ class StreamLoader:
             time.sleep(self.retry.poll_interval_seconds)
 
     def _load_state(self, label: str) -> str | None:
-        """The label's state from the FE, or None when the FE cannot say right now."""
+        """The label's state from the FE, or None when the FE cannot say right now.
+        A follower FE redirects to the leader, which wants the credentials too."""
+        url = self._url(f"/api/{self.target.database}/get_load_state?{urlencode({'label': label})}")
+        headers = {"Authorization": self.target.authorization()}
+        timeout = self.retry.connect_timeout_seconds
         try:
-            response = self.session.get(
-                self._url(f"/api/{self.target.database}/get_load_state"),
-                params={"label": label},
-                headers={"Authorization": self.target.authorization()},
-                timeout=self.retry.connect_timeout_seconds,
-            )
-        except (requests.ConnectionError, requests.Timeout):
+            response = self._send("GET", url, headers, timeout)
+            leader = _redirect(response)
+            if leader:
+                response = self._send("GET", leader, headers, timeout)
+        except _Transient:
             return None
         try:
             body = response.json()
@@ -352,6 +367,11 @@ def _json(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         raise _Transient(f"HTTP {response.status_code} with a body that is not JSON") from None
     return value if isinstance(value, dict) else {}
+
+
+def _redirect(response: requests.Response) -> str | None:
+    """Where a 307/302 answer points (the FE redirecting to a BE or to the leader FE)."""
+    return response.headers.get("Location") if response.status_code in (302, 307) else None
 
 
 def _message(response: requests.Response) -> str:
