@@ -37,7 +37,11 @@ _MODEL_REF = re.compile(r"^(views|matviews|derived)/[a-z][a-z0-9_]{0,62}$")
 _ROLE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 ROLE_MAX_LENGTH = 24
 """Role names end up in view names (``rls_<role>__<relation>``) and StarRocks role names
-(``<tenant>__<role>``), which StarRocks caps at 64 characters."""
+(``<tenant>__<role>``), which StarRocks caps at ``STARROCKS_ROLE_MAX_LENGTH``."""
+TENANT_ROLE_SEPARATOR = "__"
+STARROCKS_ROLE_MAX_LENGTH = 64
+"""StarRocks' ``FeNameFormat.checkRoleName`` (``^[a-zA-Z]\\w{0,63}$``): a longer name is refused
+with "invalid role format" when the role is created or granted."""
 
 
 def _model_ref(value: str) -> str:
@@ -49,12 +53,24 @@ def _model_ref(value: str) -> str:
 
 
 def _role_name(value: str) -> str:
-    if not _ROLE.fullmatch(value) or len(value) > ROLE_MAX_LENGTH:
+    if not is_role_name(value):
         raise ValueError(
             f"{value!r} is not a valid role name: lowercase letters and digits in words joined by "
             f"single underscores, starting with a letter, at most {ROLE_MAX_LENGTH} characters"
         )
     return value
+
+
+def is_role_name(value: str) -> bool:
+    """Whether ``value`` could be a configured role's name (``RoleName`` would accept it)."""
+    return bool(_ROLE.fullmatch(value)) and len(value) <= ROLE_MAX_LENGTH
+
+
+def tenant_role_name(tenant_id: str, role: str) -> str:
+    """The StarRocks role of a tenant's row-security role: ``<tenant>__<role>``, since StarRocks
+    roles are cluster-wide. Role names never hold a double underscore nor start with an
+    underscore, so no two (tenant, role) pairs share a name."""
+    return f"{tenant_id}{TENANT_ROLE_SEPARATOR}{role}"
 
 
 ModelRef = Annotated[str, AfterValidator(_model_ref)]
@@ -97,3 +113,19 @@ class RowLevelSecuritySettings(StrictModel):
         "tenant_configs/sql/security.yaml); default: all of them",
     )
     roles: dict[RoleName, RlsRole] = Field(default_factory=dict)
+
+    def role_name_problems(self, tenant_id: str) -> list[str]:
+        """``<field>: <problem>`` for each role whose StarRocks role would be too long for StarRocks.
+
+        Checked where the tenant id is known (``ConfigRepository.load_tenant``), so an
+        overlong name fails when the configuration loads rather than at GRANT time.
+        """
+        room = STARROCKS_ROLE_MAX_LENGTH - len(tenant_role_name(tenant_id, ""))
+        fix = f"use a role name of at most {room} characters" if room > 0 else "shorten the tenant id"
+        names = {role: tenant_role_name(tenant_id, role) for role in self.roles}
+        return [
+            f"row_level_security.roles.{role}: tenant {tenant_id}'s StarRocks role {name} is {len(name)} "
+            f"characters, StarRocks allows at most {STARROCKS_ROLE_MAX_LENGTH}; {fix}"
+            for role, name in names.items()
+            if len(name) > STARROCKS_ROLE_MAX_LENGTH
+        ]

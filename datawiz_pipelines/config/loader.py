@@ -182,6 +182,10 @@ class ConfigRepository:
                 f"{display_path(path)}: tenant_id: {settings.tenant_id!r} does not match "
                 f"the folder {tenant_id!r}"
             )
+        problems.extend(
+            f"{display_path(path)}: {problem}"
+            for problem in settings.row_level_security.role_name_problems(tenant_id)
+        )
         return settings
 
     def _mappings(self, directory: Path, problems: list[str]) -> dict[str, TableMapping]:

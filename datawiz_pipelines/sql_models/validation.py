@@ -126,13 +126,6 @@ def _security_problems(models: SqlModelSet, tenant: Tenant, config: str) -> list
                 f"{config}: row_level_security.tables: {relation!r} is protected but "
                 f"sql_models.disabled opts out of {model.ref}"
             )
-    for role in settings.roles:
-        starrocks_role = f"{tenant.tenant_id}__{role}"
-        if len(starrocks_role) > MAX_OBJECT_NAME - 1:
-            problems.append(
-                f"{config}: row_level_security.roles.{role}: the StarRocks role {starrocks_role} would be "
-                f"longer than {MAX_OBJECT_NAME - 1} characters; use a shorter role name"
-            )
     for relation in protected_relations(models, tenant):
         for role in settings.roles:
             view = rls_view_name(role, relation)

@@ -158,3 +158,31 @@ def test_secrets_never_render(project: ProjectPaths):
 def test_missing_secrets_are_listed_by_name():
     secrets = TenantSecrets(DB_PASSWORD="x")
     assert secrets.missing(["DB_PASSWORD", "SMTP_PASSWORD"]) == ["SMTP_PASSWORD"]
+
+
+def test_starrocks_role_names_longer_than_starrocks_allows_are_refused_on_load(
+    project: ProjectPaths, monkeypatch
+):
+    monkeypatch.chdir(project.config_dir.parent)
+    tenant_id = "pidilite_south_region_operations_" + "x" * 7  # 40 characters
+    edit_yaml(
+        project.config_dir / "registry.yaml",
+        lambda data: next(t for t in data["tenants"] if t["tenant_id"] == "tenant3").update(
+            tenant_id=tenant_id
+        ),
+    )
+    (project.config_dir / "tenants/tenant3").rename(project.config_dir / "tenants" / tenant_id)
+    config = project.config_dir / "tenants" / tenant_id / "config.yaml"
+    roles = {"regional_sales_manager": {"territories": "all"}}  # 40 + 2 + 22 = 64: allowed
+    edit_yaml(config, lambda data: data.update(tenant_id=tenant_id, row_level_security={"roles": roles}))
+    assert ConfigRepository(project.config_dir).load_tenant(tenant_id).settings.row_level_security.roles
+
+    roles["regional_sales_managers"] = {"territories": "all"}  # 65
+    edit_yaml(config, lambda data: data.update(row_level_security={"roles": roles}))
+    with pytest.raises(ConfigError) as error:
+        ConfigRepository(project.config_dir).load_tenant(tenant_id)
+    assert error.value.problems == [
+        f"tenant_configs/tenants/{tenant_id}/config.yaml: row_level_security.roles.regional_sales_managers: "
+        f"tenant {tenant_id}'s StarRocks role {tenant_id}__regional_sales_managers is 65 characters, "
+        "StarRocks allows at most 64; use a role name of at most 22 characters"
+    ]

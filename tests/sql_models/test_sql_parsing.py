@@ -106,6 +106,13 @@ def load(project: ProjectPaths):
     return load_sql_models(project.config_dir, ConfigRepository(project.config_dir).catalog)
 
 
+def load_problems(project: ProjectPaths) -> list[str]:
+    """The problems ``load`` refuses the project's SQL models for (it must refuse them)."""
+    with pytest.raises(ConfigError) as caught:
+        load(project)
+    return caught.value.problems
+
+
 def test_the_shared_models_and_their_parsed_upstreams(project: ProjectPaths):
     models = load(project)
     assert models.models["business_constants"].reads == ("dim_material", "fact_invoice_secondary")
@@ -140,9 +147,7 @@ def test_an_unknown_table_is_named_with_its_file(project: ProjectPaths):
         SELECT * FROM fact_invoice_secondary f JOIN dim_unknown u ON u.k = f.dealer_code
         """,
     )
-    with pytest.raises(ConfigError) as caught:
-        load(project)
-    (problem,) = caught.value.problems
+    (problem,) = load_problems(project)
     assert problem.endswith(
         "sql/views/bad_view.sql: reads unknown table(s) dim_unknown; a model reads catalog tables "
         "(tenant_configs/catalog/) and other models (tenant_configs/sql/)"
@@ -158,9 +163,7 @@ def test_every_problem_is_reported_at_once(project: ProjectPaths):
     write(sql, "derived/cycle_a.sql", "-- A.\nSELECT * FROM cycle_b\n")
     write(sql, "derived/cycle_b.sql", "-- B.\nSELECT * FROM cycle_a\n")
     write(sql, "tables/x.sql", "-- Unknown kind.\nSELECT 1 AS a\n")
-    with pytest.raises(ConfigError) as caught:
-        load(project)
-    text = "\n".join(caught.value.problems)
+    text = "\n".join(load_problems(project))
     assert "tables: unknown kind of SQL model" in text
     assert "views/dim_material.sql: 'dim_material' is a catalog table" in text
     assert "derived/no_header.sql: start the file with a comment" in text
@@ -181,9 +184,7 @@ def test_security_targets_are_checked_against_the_catalog(project: ProjectPaths)
             via: {column: customer_code, table: dim_customer_master, to_column: nope}
         """,
     )
-    with pytest.raises(ConfigError) as caught:
-        load(project)
-    text = "\n".join(caught.value.problems)
+    text = "\n".join(load_problems(project))
     assert "relations.dim_material: the table has no wss_territory_code column" in text
     assert "relations.nothing_here: not a catalog table or SQL model" in text
     assert "relations.fact_invoice_details.via: unknown column(s) dim_customer_master.nope" in text

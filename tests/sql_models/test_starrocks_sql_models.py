@@ -193,20 +193,22 @@ def test_filters_are_literals_whatever_the_territory_code():
     assert values == ["A'1", "B\\2", "C`3"]
 
 
-def test_roles_the_tenant_no_longer_names_are_dropped():
+def test_roles_the_tenant_no_longer_names_are_stale_and_no_other_tenants():
     existing = [
         "tenant1__mumbai_metro",
         "tenant1__old",
-        "tenant10__old",
-        "tenant1__x__y",
+        "tenant10__old",  # tenant10
+        "tenant1__x__y",  # tenant1__x
+        "tenant1___y",  # tenant1_
+        "tenant1__",
         "root",
         "tenant2__old",
     ]
-    assert sr.stale_role_statements("tenant1", ["mumbai_metro"], existing) == [
-        "DROP ROLE IF EXISTS tenant1__old"
-    ]
-    for statement in sr.stale_role_statements("tenant1", [], existing):
-        parse(statement)
+    assert sr.stale_roles("tenant1", ["mumbai_metro"], existing) == ["tenant1__old"]
+    assert sr.stale_roles("tenant1", [], existing) == ["tenant1__mumbai_metro", "tenant1__old"]
+    assert sr.stale_roles("tenant1_", [], existing) == ["tenant1___y"]
+    assert sr.stale_roles("tenant1__x", [], existing) == ["tenant1__x__y"]
+    parse(sr.drop_role_sql("tenant1__old"))
 
 
 def test_dropping_a_model_uses_its_object_type():

@@ -4,6 +4,7 @@ derived tables (CREATE TABLE AS + SWAP) and row-level security with roles and gr
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pymysql
@@ -11,6 +12,7 @@ import pytest
 from starrocks_standin import StandIn
 
 from datawiz_pipelines.config.catalog import Catalog
+from datawiz_pipelines.config.governance import RlsRole, RowLevelSecuritySettings
 from datawiz_pipelines.config.loader import Tenant
 from datawiz_pipelines.warehouse.base import WarehouseError
 from datawiz_pipelines.warehouse.row_security import RowSecurityPolicy, RowSecurityRole
@@ -165,3 +167,53 @@ def test_row_level_security_views_roles_and_grants(
     assert again.views == {north: 1}
     assert again.dropped == [south]
     assert sql(standin, f"SELECT k FROM {north}", **analyst) == [(3,)]
+
+
+def configured_roles(tenant: Tenant, *roles: str) -> Tenant:
+    """``tenant`` whose configuration names ``roles`` (each sees territory T1)."""
+    security = RowLevelSecuritySettings(roles={role: RlsRole(territories=["T1"]) for role in roles})
+    return replace(tenant, settings=tenant.settings.model_copy(update={"row_level_security": security}))
+
+
+def policy_of(tenant: Tenant) -> RowSecurityPolicy:
+    return RowSecurityPolicy(
+        "sales", tuple(RowSecurityRole(role, ("T1",)) for role in tenant.settings.row_level_security.roles)
+    )
+
+
+def test_roles_the_configuration_no_longer_names_are_dropped(
+    warehouse: StarRocksWarehouse, tenant: Tenant, standin: StandIn
+) -> None:
+    not_ours = ["acme__x__y", "acme___odd", "analysts", "globex__north"]  # tenants acme__x, acme_, globex
+    for role in not_ours:
+        sql(standin, f"CREATE ROLE {role}")
+    both = configured_roles(tenant, "north", "south")
+    assert "dropped_roles" not in warehouse.apply_row_level_security(both, policy_of(both)).details
+
+    north = configured_roles(tenant, "north")
+    result = warehouse.apply_row_level_security(north, policy_of(north))
+    assert result.details["dropped_roles"] == ["acme__south"]
+    assert result.dropped == [policy_of(both).view_name("south")]
+    assert sorted(row[0] for row in sql(standin, "SHOW ROLES")) == sorted(["acme__north", *not_ours])
+
+    again = warehouse.apply_row_level_security(north, policy_of(north))
+    assert "dropped_roles" not in again.details
+    unprotected = warehouse.apply_row_level_security(north, RowSecurityPolicy("sales", ()))
+    assert "dropped_roles" not in unprotected.details, "a relation without roles keeps the configured ones"
+    assert "acme__north" in {row[0] for row in sql(standin, "SHOW ROLES")}
+
+    warehouse.apply_row_level_security(configured_roles(tenant), RowSecurityPolicy("sales", ()))
+    assert sorted(row[0] for row in sql(standin, "SHOW ROLES")) == sorted(not_ours)
+
+
+def test_the_standin_refuses_role_names_longer_than_starrocks_allows(standin: StandIn) -> None:
+    longest = "r" * 64
+    for statement in (f"CREATE ROLE {longest}", f"DROP ROLE {longest}"):
+        sql(standin, statement)
+    for statement in ("CREATE ROLE {}", "DROP ROLE IF EXISTS {}", "GRANT {} TO USER 'root'@'%'"):
+        with pytest.raises(pymysql.MySQLError) as error:
+            sql(standin, statement.format(longest + "r"))
+        assert error.value.args == (
+            1064,
+            f"Getting analyzing error. Detail message: invalid role format: {longest}r.",
+        )

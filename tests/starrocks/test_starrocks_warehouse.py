@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -25,6 +26,7 @@ from .raw_client import sql
 from .support import ADMIN_PASSWORD, tenant_password, write_silver
 
 MakeTenant = Callable[..., Tenant]
+Provisioned = Callable[..., tuple[Tenant, CatalogTable]]
 
 
 def sales_groups(*rows: tuple[str, str]) -> list[dict]:
@@ -46,6 +48,20 @@ def invoice(number: str, line: int, amount: str, day: int = 1) -> dict:
 
 def table_names(standin: StandIn, database: str) -> list[str]:
     return sorted(standin.state.catalog.databases[database])
+
+
+@pytest.fixture
+def provisioned(warehouse: StarRocksWarehouse, make_tenant: MakeTenant, catalog: Catalog) -> Provisioned:
+    """``tenant, table = provisioned("dim_sales_group")``: tenant acme (``make_tenant``'s
+    options allowed) provisioned with that one catalog table."""
+
+    def provision(table_name: str, **tenant_options: Any) -> tuple[Tenant, CatalogTable]:
+        tenant = make_tenant("acme", **tenant_options)
+        table = catalog[table_name]
+        warehouse.provision(tenant, [table])
+        return tenant, table
+
+    return provision
 
 
 # -- provisioning --------------------------------------------------------------------------
@@ -139,11 +155,9 @@ def test_provision_needs_the_tenant_password(
 
 
 def test_replace_swaps_in_new_rows_and_drops_staging(
-    warehouse: StarRocksWarehouse, make_tenant: MakeTenant, standin: StandIn, catalog: Catalog, tmp_path: Path
+    warehouse: StarRocksWarehouse, provisioned: Provisioned, standin: StandIn, tmp_path: Path
 ) -> None:
-    tenant = make_tenant("acme", stream_load={"chunk_rows": 2})
-    table = catalog["dim_sales_group"]
-    warehouse.provision(tenant, [table])
+    tenant, table = provisioned("dim_sales_group", stream_load={"chunk_rows": 2})
     first = write_silver(
         tmp_path / "v1.parquet", table, sales_groups(("A", "Alpha"), ("B", "Beta"), ("C", "Gamma"))
     )
@@ -180,16 +194,13 @@ def _current_rows(standin: StandIn) -> list[tuple]:
 )
 def test_failed_replace_leaves_the_old_table_intact(
     warehouse: StarRocksWarehouse,
-    make_tenant: MakeTenant,
+    provisioned: Provisioned,
     standin: StandIn,
-    catalog: Catalog,
     tmp_path: Path,
     fault: Fault | None,
     problem: str,
 ) -> None:
-    tenant = make_tenant("acme")
-    table = catalog["dim_sales_group"]
-    warehouse.provision(tenant, [table])
+    tenant, table = provisioned("dim_sales_group")
     good = write_silver(tmp_path / "good.parquet", table, sales_groups(("A", "Alpha"), ("B", "Beta")))
     warehouse.load_table(tenant, table, good, load_id="run-1")
     if fault is not None:
@@ -204,11 +215,9 @@ def test_failed_replace_leaves_the_old_table_intact(
 
 
 def test_replace_drops_staging_left_by_an_interrupted_attempt(
-    warehouse: StarRocksWarehouse, make_tenant: MakeTenant, standin: StandIn, catalog: Catalog, tmp_path: Path
+    warehouse: StarRocksWarehouse, provisioned: Provisioned, standin: StandIn, tmp_path: Path
 ) -> None:
-    tenant = make_tenant("acme")
-    table = catalog["dim_sales_group"]
-    warehouse.provision(tenant, [table])
+    tenant, table = provisioned("dim_sales_group")
     sql(standin, "CREATE TABLE acme_dw.dim_sales_group__staging_deadbeef0000 (k INT NOT NULL) PRIMARY KEY(k)")
     silver = write_silver(tmp_path / "v1.parquet", table, sales_groups(("A", "Alpha")))
     warehouse.load_table(tenant, table, silver, load_id="run-1")
@@ -216,12 +225,10 @@ def test_replace_drops_staging_left_by_an_interrupted_attempt(
 
 
 def test_rerun_of_a_replace_load_loads_again(
-    warehouse: StarRocksWarehouse, make_tenant: MakeTenant, catalog: Catalog, tmp_path: Path
+    warehouse: StarRocksWarehouse, provisioned: Provisioned, tmp_path: Path
 ) -> None:
     """Same run, same file: the staging table is new, so its labels are new and nothing is skipped."""
-    tenant = make_tenant("acme")
-    table = catalog["dim_sales_group"]
-    warehouse.provision(tenant, [table])
+    tenant, table = provisioned("dim_sales_group")
     silver = write_silver(tmp_path / "v1.parquet", table, sales_groups(("A", "Alpha"), ("B", "Beta")))
     first = warehouse.load_table(tenant, table, silver, load_id="run-1")
     again = warehouse.load_table(tenant, table, silver, load_id="run-1")
@@ -233,11 +240,9 @@ def test_rerun_of_a_replace_load_loads_again(
 
 
 def test_upsert_rerun_is_idempotent(
-    warehouse: StarRocksWarehouse, make_tenant: MakeTenant, standin: StandIn, catalog: Catalog, tmp_path: Path
+    warehouse: StarRocksWarehouse, provisioned: Provisioned, standin: StandIn, tmp_path: Path
 ) -> None:
-    tenant = make_tenant("acme")
-    table = catalog["fact_invoice_details"]
-    warehouse.provision(tenant, [table])
+    tenant, table = provisioned("fact_invoice_details")
     silver = write_silver(
         tmp_path / "day1.parquet", table, [invoice("INV1", 1, "10.00"), invoice("INV1", 2, "20.00")]
     )
@@ -293,11 +298,9 @@ def test_an_incremental_table_can_be_replaced_and_a_replace_table_upserted(
 
 
 def test_silver_file_must_have_the_table_columns(
-    warehouse: StarRocksWarehouse, make_tenant: MakeTenant, catalog: Catalog, tmp_path: Path
+    warehouse: StarRocksWarehouse, provisioned: Provisioned, catalog: Catalog, tmp_path: Path
 ) -> None:
-    tenant = make_tenant("acme")
-    table = catalog["ref_sales_group"]
-    warehouse.provision(tenant, [table])
+    tenant, table = provisioned("ref_sales_group")
     silver = write_silver(tmp_path / "s.parquet", catalog["dim_sales_group"], sales_groups(("A", "Alpha")))
     with pytest.raises(
         WarehouseError, match=r"tenant acme, table ref_sales_group: .*no column\(s\) \['business_unit'"

@@ -12,7 +12,8 @@ views, asynchronous materialized views, CREATE TABLE AS SELECT and RENAME, roles
 * ``CREATE TABLE t [COMMENT '..'] [PROPERTIES (..)] AS <query>`` (a DUPLICATE KEY table),
   ``ALTER TABLE a RENAME b``.
 * ``CREATE ROLE``, ``DROP ROLE``, ``SHOW ROLES``, ``GRANT <privs> ON VIEW|MATERIALIZED VIEW|TABLE
-  x TO ROLE r``, ``GRANT r TO USER u``, ``SET DEFAULT ROLE ALL TO u``.
+  x TO ROLE r``, ``GRANT r TO USER u``, ``SET DEFAULT ROLE ALL TO u``, ``SHOW GRANTS [FOR u]``
+  (sqlglot cannot parse the account there).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ _GRANT_TO_ROLE = re.compile(
 )
 _GRANT_ROLE = re.compile(rf"\s*GRANT\s+`?(\w+)`?\s+TO\s+(?:USER\s+)?{_ACCOUNT}\s*;?\s*", _FLAGS)
 _DEFAULT_ROLE = re.compile(rf"\s*SET\s+DEFAULT\s+ROLE\s+ALL\s+TO\s+{_ACCOUNT}\s*;?\s*", _FLAGS)
+_SHOW_GRANTS = re.compile(rf"\s*SHOW\s+GRANTS(?:\s+FOR\s+(?:USER\s+)?{_ACCOUNT})?\s*;?\s*", _FLAGS)
 
 NOT_MATCHED = object()
 
@@ -101,6 +103,7 @@ class ModelStatements:
             (_GRANT_TO_ROLE, self._grant_to_role),
             (_DEFAULT_ROLE, self._default_role),
             (_GRANT_ROLE, self._grant_role),
+            (_SHOW_GRANTS, self._show_grants),
         )
         for pattern, handler in handlers:
             match = pattern.fullmatch(sql)
@@ -292,3 +295,10 @@ class ModelStatements:
         self.privileges.require_admin(user, "GRANT")
         self.privileges.set_default_roles_all(m[1] or m[2])
         return None
+
+    def _show_grants(self, user: str, database: str | None, m: re.Match) -> AllowedResult:
+        """Another user's grants need the SYSTEM GRANT privilege; one's own do not."""
+        grantee = m[1] or m[2] or user
+        if grantee != user:
+            self.privileges.require_admin(user, "GRANT")
+        return self.privileges.show_grants(grantee), ["UserIdentity", "Catalog", "Grants"]

@@ -1,33 +1,71 @@
 """Users, passwords and StarRocks 3.x grants, per object type.
 
-``ALL ON DATABASE`` gives database-level rights only; reading or writing tables
-needs table privileges (``ON ALL TABLES IN DATABASE`` covers tables created
-later too); views and materialized views have their own grants. The admin
-user has every right. Roles hold grants too; a user's role counts only once it is a
-default role (``SET DEFAULT ROLE``), as StarRocks activates roles at login.
+Database privileges are checked per statement (AuthorizerStmtVisitor): CREATE TABLE,
+CREATE VIEW and CREATE MATERIALIZED VIEW need the privilege of that name on the
+database, DROP DATABASE needs DROP and ALTER DATABASE needs ALTER; ``ALL ON DATABASE``
+is all of them. Reading or writing tables needs table privileges (``ON ALL TABLES IN
+DATABASE`` covers tables created later too); views and materialized views have their
+own grants. The admin user has every right. Roles hold grants too; a user's role
+counts only once it is a default role (``SET DEFAULT ROLE``), as StarRocks activates
+roles at login. Role names must pass ``FeNameFormat.checkRoleName`` (at most 64
+characters).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 
 from .errors import StarRocksError, access_denied
 
 PRIVILEGES = {
-    "DATABASE": {
+    "DATABASE": (
         "CREATE TABLE",
+        "DROP",
+        "ALTER",
         "CREATE VIEW",
         "CREATE FUNCTION",
         "CREATE MATERIALIZED VIEW",
-        "ALTER",
-        "DROP",
-    },
-    "TABLE": {"SELECT", "INSERT", "UPDATE", "DELETE", "ALTER", "DROP", "EXPORT"},
-    "VIEW": {"SELECT", "ALTER", "DROP"},
-    "MATERIALIZED VIEW": {"SELECT", "ALTER", "REFRESH", "DROP"},
+        "CREATE PIPE",
+    ),
+    "TABLE": ("DELETE", "DROP", "INSERT", "SELECT", "ALTER", "EXPORT", "UPDATE"),
+    "VIEW": ("SELECT", "ALTER", "DROP"),
+    "MATERIALIZED VIEW": ("ALTER", "REFRESH", "DROP", "SELECT"),
 }
+"""In StarRocks' order (``DefaultAuthorizationProvider``), which SHOW GRANTS follows."""
+PLURALS = {"TABLE": "TABLES", "VIEW": "VIEWS", "MATERIALIZED VIEW": "MATERIALIZED VIEWS"}
 ALL_OBJECTS = "*"
+_ROLE_NAME = re.compile(r"[a-zA-Z]\w{0,63}|_[a-zA-Z0-9]\w{0,62}", re.ASCII)
+"""``FeNameFormat.COMMON_NAME_REGEX``, which ``checkRoleName`` applies."""
+
+
+def _check_role_name(role: str) -> None:
+    if not _ROLE_NAME.fullmatch(role):
+        raise StarRocksError(f"Getting analyzing error. Detail message: invalid role format: {role}.")
+
+
+def _privileges(object_type: str, privileges: list[str]) -> set[str]:
+    """``privileges`` of a GRANT or REVOKE, ``ALL`` expanded; refused if one does not apply."""
+    allowed = PRIVILEGES[object_type]
+    if privileges == ["ALL"]:
+        return set(allowed)
+    for privilege in privileges:
+        if privilege not in allowed:
+            raise StarRocksError(
+                f"Getting analyzing error. Detail message: Cannot grant or revoke {privilege} on "
+                f"'{object_type}' type object."
+            )
+    return set(privileges)
+
+
+def _on(object_type: str, database: str, name: str) -> str:
+    """The object as SHOW GRANTS prints it."""
+    if object_type == "DATABASE":
+        return f"DATABASE {database}"
+    if name == ALL_OBJECTS:
+        return f"ALL {PLURALS[object_type]} IN DATABASE {database}"
+    return f"{object_type} {database}.{name}"
 
 
 @dataclass
@@ -46,6 +84,7 @@ class Privileges:
             return sorted(self._roles)
 
     def create_role(self, role: str, *, if_not_exists: bool) -> None:
+        _check_role_name(role)
         with self._lock:
             if role in self._roles:
                 if if_not_exists:
@@ -54,6 +93,7 @@ class Privileges:
             self._roles[role] = {}
 
     def drop_role(self, role: str, *, if_exists: bool) -> None:
+        _check_role_name(role)
         with self._lock:
             if role not in self._roles:
                 if if_exists:
@@ -66,35 +106,25 @@ class Privileges:
     def grant_to_role(
         self, role: str, object_type: str, database: str, name: str, privileges: list[str]
     ) -> None:
-        allowed = PRIVILEGES[object_type]
-        wanted = allowed if privileges == ["ALL"] else set(privileges)
-        if wanted - allowed:
-            raise StarRocksError(
-                f"Getting syntax error. Detail message: Cannot grant {', '.join(sorted(wanted - allowed))} "
-                f"on {object_type}."
-            )
+        _check_role_name(role)
+        wanted = _privileges(object_type, privileges)
         with self._lock:
             if role not in self._roles:
                 raise StarRocksError(f"Getting analyzing error. Detail message: cannot find role {role}.")
             self._roles[role].setdefault((object_type, database, name), set()).update(wanted)
 
     def grant_role(self, role: str, user: str) -> None:
+        _check_role_name(role)
         with self._lock:
             if role not in self._roles:
                 raise StarRocksError(f"Getting analyzing error. Detail message: cannot find role {role}.")
-            if user not in self._passwords:
-                raise StarRocksError(
-                    f"Getting analyzing error. Detail message: cannot find user '{user}'@'%'."
-                )
+            self._known_user(user)
             self._user_roles.setdefault(user, set()).add(role)
 
     def set_default_roles_all(self, user: str) -> None:
         """``SET DEFAULT ROLE ALL TO user``: every role granted so far becomes active at login."""
         with self._lock:
-            if user not in self._passwords:
-                raise StarRocksError(
-                    f"Getting analyzing error. Detail message: cannot find user '{user}'@'%'."
-                )
+            self._known_user(user)
             self._default_roles[user] = set(self._user_roles.get(user, ()))
 
     def _held(self, user: str, object_type: str, database: str, name: str) -> set[str]:
@@ -128,19 +158,49 @@ class Privileges:
             self._passwords[user] = password
 
     def grant(self, user: str, object_type: str, database: str, name: str, privileges: list[str]) -> None:
-        allowed = PRIVILEGES[object_type]
-        wanted = allowed if privileges == ["ALL"] else set(privileges)
-        invalid = sorted(wanted - allowed)
-        if invalid:
-            raise StarRocksError(
-                f"Getting syntax error. Detail message: Cannot grant {', '.join(invalid)} on {object_type}."
-            )
+        wanted = _privileges(object_type, privileges)
         with self._lock:
-            if user not in self._passwords:
-                raise StarRocksError(
-                    f"Getting analyzing error. Detail message: cannot find user '{user}'@'%'."
-                )
+            self._known_user(user)
             self._grants.setdefault((user, object_type, database, name), set()).update(wanted)
+
+    def revoke(self, user: str, object_type: str, database: str, name: str, privileges: list[str]) -> None:
+        """As ``PrivilegeCollectionV2.revoke``: privileges not held are ignored, but an object the
+        user holds nothing on is an error, unless it holds nothing of that object type at all."""
+        unwanted = _privileges(object_type, privileges)
+        with self._lock:
+            self._known_user(user)
+            key = (user, object_type, database, name)
+            if key not in self._grants:
+                if any(other[:2] == key[:2] for other in self._grants):
+                    raise StarRocksError(
+                        f"There is no such grant defined on {_on(object_type, database, name)}"
+                    )
+                return
+            held = self._grants[key] - unwanted
+            if held:
+                self._grants[key] = held
+            else:
+                del self._grants[key]
+
+    def show_grants(self, user: str) -> list[tuple[str, str | None, str]]:
+        """``SHOW GRANTS FOR user``: (UserIdentity, Catalog, Grants), roles first."""
+        account = f"'{user}'@'%'"
+        with self._lock:
+            self._known_user(user)
+            roles = ", ".join(f"'{role}'" for role in sorted(self._user_roles.get(user, ())))
+            rows: list[tuple[str, str | None, str]] = []
+            if roles:
+                rows.append((account, None, f"GRANT {roles} TO {account}"))
+            for (grantee, object_type, database, name), held in sorted(self._grants.items()):
+                if grantee == user:
+                    listed = ", ".join(p for p in PRIVILEGES[object_type] if p in held)
+                    on = _on(object_type, database, name)
+                    rows.append((account, "default_catalog", f"GRANT {listed} ON {on} TO USER {account}"))
+            return rows
+
+    def _known_user(self, user: str) -> None:
+        if user not in self._passwords:
+            raise StarRocksError(f"Getting analyzing error. Detail message: cannot find user '{user}'@'%'.")
 
     def allows(self, user: str, object_type: str, database: str, name: str, privilege: str) -> bool:
         if user == self.admin_user:

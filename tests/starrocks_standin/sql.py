@@ -2,9 +2,11 @@
 
 Covers what the platform sends (SQL-model statements are in ``models``): CREATE DATABASE / TABLE (key model, partition,
 distribution and properties checked as StarRocks checks them), CREATE / ALTER
-USER, GRANT, ALTER TABLE ... SWAP WITH / ADD COLUMN, DROP TABLE, TRUNCATE,
+USER, GRANT, REVOKE, ALTER TABLE ... SWAP WITH / ADD COLUMN, DROP TABLE, TRUNCATE,
 INSERT (upserting into PRIMARY KEY tables), SELECT and SHOW USERS. Every
-statement is checked against the user's grants first.
+statement is checked against the user's grants first. DROP DATABASE and ALTER
+DATABASE are checked (DROP / ALTER on the database) and then refused as unsupported:
+the platform never sends them, tests only need to see who may.
 """
 
 from __future__ import annotations
@@ -100,9 +102,16 @@ class SqlEngine:
         return None
 
     def _drop(self, user: str, database: str | None, statement: exp.Drop) -> AllowedResult:
-        if statement.args.get("kind", "").upper() != "TABLE":
+        kind = statement.args.get("kind", "").upper()
+        targets = statement.args.get("tables") or [statement.this]
+        if kind == "DATABASE":
+            name = targets[0].name
+            if name not in self.catalog.databases and statement.args.get("exists"):
+                return None
+            return self._database_statement(user, name, "DROP")
+        if kind != "TABLE":
             raise unsupported(f"DROP {statement.args.get('kind')}")
-        for table in statement.args.get("tables") or [statement.this]:
+        for table in targets:
             db, name = self._where(table, database)
             self.catalog.database(db)
             self.privileges.require(user, "TABLE", db, name, "DROP")
@@ -133,6 +142,12 @@ class SqlEngine:
             self.catalog.add_columns(db, name, additions)
             return None
         raise unsupported("this ALTER TABLE clause")
+
+    def _database_statement(self, user: str, database: str, privilege: str) -> AllowedResult:
+        """DROP / ALTER DATABASE: the privilege is checked, then the statement is refused."""
+        self.catalog.database(database)
+        self.privileges.require(user, "DATABASE", database, "", privilege)
+        raise unsupported(f"{privilege} DATABASE")
 
     def _truncate(self, user: str, database: str | None, statement: exp.TruncateTable) -> AllowedResult:
         for table in statement.expressions:
@@ -215,9 +230,11 @@ class SqlEngine:
         if words[:2] in (["CREATE", "USER"], ["ALTER", "USER"]):
             self.privileges.require_admin(user, "GRANT")
             return self._user(words[0] == "CREATE", tokens[2:])
-        if words[:1] == ["GRANT"]:
+        if words[:1] in (["GRANT"], ["REVOKE"]):
             self.privileges.require_admin(user, "GRANT")
-            return self._grant(tokens[1:])
+            return self._grant(tokens[1:], revoke=words[0] == "REVOKE")
+        if words[:2] == ["ALTER", "DATABASE"]:
+            return self._database_statement(user, tokens[2].text, "ALTER")
         raise unsupported(" ".join(words[:2]))
 
     def _user(self, create: bool, tokens: list[Token]) -> AllowedResult:
@@ -229,11 +246,12 @@ class SqlEngine:
         self.privileges.set_password(user, rest[2].text, create=create, if_not_exists=if_not_exists)
         return None
 
-    def _grant(self, tokens: list[Token]) -> AllowedResult:
+    def _grant(self, tokens: list[Token], *, revoke: bool) -> AllowedResult:
+        """``GRANT <privileges> ON <object> TO [USER] <account>``, or REVOKE ... FROM."""
         on = next(i for i, t in enumerate(tokens) if t.token_type == TokenType.ON)
         privileges = " ".join(t.text.upper() if t.token_type != TokenType.COMMA else "," for t in tokens[:on])
         wanted = [p.strip() for p in privileges.split(",")]
-        to = next(i for i, t in enumerate(tokens) if t.text.upper() == "TO")
+        to = next(i for i, t in enumerate(tokens) if t.text.upper() == ("FROM" if revoke else "TO"))
         target = [t.text for t in tokens[on + 1 : to]]
         upper = [word.upper() for word in target]
         if upper[:1] == ["ALL"] and upper[-3:-1] == ["IN", "DATABASE"]:
@@ -253,7 +271,8 @@ class SqlEngine:
         if rest and rest[0].text.upper() == "USER":
             rest = rest[1:]
         user, _ = _account(rest)
-        self.privileges.grant(user, object_type, db, name, wanted)
+        change = self.privileges.revoke if revoke else self.privileges.grant
+        change(user, object_type, db, name, wanted)
         return None
 
 

@@ -19,8 +19,9 @@ and quotes names with backticks (names are checked identifiers).
   database), then as the admin: ``CREATE ROLE IF NOT EXISTS <tenant>__<role>`` (roles
   are cluster-wide, hence the tenant prefix), ``GRANT SELECT ON VIEW`` of the role's
   own views only, ``GRANT <role> TO USER`` and ``SET DEFAULT ROLE ALL TO`` the listed
-  users so the role is active when they log in. The views use the default
-  ``SECURITY NONE``: SELECT on the view is enough, the role gets nothing on base tables.
+  users so the role is active when they log in; ``DROP ROLE`` for the tenant's roles its
+  configuration no longer names. The views use the default ``SECURITY NONE``: SELECT on
+  the view is enough, the role gets nothing on base tables.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from datawiz_pipelines.config.governance import is_role_name, tenant_role_name
 from datawiz_pipelines.config.identifiers import check_identifier
 from datawiz_pipelines.warehouse.row_security import RowSecurityPolicy, split_rls_view_name
 
 FINGERPRINT_MARK = "datawiz-sql:"
 _FINGERPRINT = re.compile(re.escape(FINGERPRINT_MARK) + r"([0-9a-f]{16})")
-ROLE_SEPARATOR = "__"
 
 INACTIVE_MATERIALIZED_VIEWS_SQL = (
     "SELECT TABLE_NAME FROM information_schema.materialized_views "
@@ -52,6 +53,7 @@ MATERIALIZED_VIEW_COMMENT_SQL = (
 VIEWS_SQL = "SELECT TABLE_NAME FROM information_schema.views WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME"
 """pymysql parameters: (database,). Existing views, to find stale row-security views."""
 SHOW_ROLES_SQL = "SHOW ROLES"
+"""One column, ``Name``: every role of the cluster, to find a tenant's stale ones (``stale_roles``)."""
 
 
 def quote(name: str) -> str:
@@ -73,7 +75,7 @@ def account(user: str) -> str:
 
 def role_name(tenant_id: str, role: str) -> str:
     """The cluster-wide StarRocks role of a tenant's RLS role: ``<tenant>__<role>``."""
-    return f"{check_identifier(tenant_id)}{ROLE_SEPARATOR}{check_identifier(role)}"
+    return tenant_role_name(check_identifier(tenant_id), check_identifier(role))
 
 
 # -- views ---------------------------------------------------------------------------
@@ -267,8 +269,8 @@ def row_security_statements(
     """Everything that applies ``policy`` to one relation of one tenant.
 
     ``existing_views``: the database's views (``VIEWS_SQL``), so views of roles the policy
-    no longer has are dropped. Dropping a view drops its grants; a role that lost every
-    view is left for ``stale_role_statements``.
+    no longer has are dropped. Dropping a view drops its grants; roles the tenant no longer
+    configures are found by ``stale_roles``.
     """
     wanted = {policy.view_name(role): role for role in policy.roles}
     statements = RowSecurityStatements()
@@ -299,14 +301,21 @@ def row_security_statements(
     return statements
 
 
-def stale_role_statements(
-    tenant_id: str, configured: Iterable[str], existing_roles: Iterable[str]
-) -> list[str]:
-    """``DROP ROLE`` for the tenant's roles (``SHOW ROLES``) its configuration no longer names."""
+def stale_roles(tenant_id: str, configured: Iterable[str], existing_roles: Iterable[str]) -> list[str]:
+    """The tenant's StarRocks roles (of ``SHOW ROLES``) for RLS roles ``configured`` no longer names.
+
+    Only ``<tenant>__<role>`` with ``<role>`` a possible role name counts, so another tenant's
+    roles (``acme__x__y`` of tenant ``acme__x``, ``acme___y`` of ``acme_``) and roles created
+    by hand under other names are never touched.
+    """
     keep = {role_name(tenant_id, role) for role in configured}
-    prefix = f"{tenant_id}{ROLE_SEPARATOR}"
+    prefix = tenant_role_name(tenant_id, "")
     return [
-        f"DROP ROLE IF EXISTS {role}"
+        role
         for role in sorted(existing_roles)
-        if role.startswith(prefix) and ROLE_SEPARATOR not in role[len(prefix) :] and role not in keep
+        if role.startswith(prefix) and is_role_name(role[len(prefix) :]) and role not in keep
     ]
+
+
+def drop_role_sql(role: str) -> str:
+    return f"DROP ROLE IF EXISTS {role}"

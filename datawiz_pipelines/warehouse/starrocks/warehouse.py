@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,10 @@ class StarRocksWarehouse(Warehouse):
         admin.execute(statement, access.password_args(user, password))
         for grant in access.grant_statements(database, user):
             admin.execute(grant)
+        grants = [row[-1] for row in admin.fetch(access.show_grants_sql(user)).rows]
+        for revoke in access.revoke_statements(database, user, grants):
+            log.info("tenant %s: %s", tenant.tenant_id, revoke)
+            admin.execute(revoke)
 
         existing = self._existing_columns(admin, database)
         problems: list[str] = []
@@ -376,6 +381,7 @@ class StarRocksWarehouse(Warehouse):
                 policy.relation,
                 ", ".join(missing),
             )
+        stale_roles = self._drop_stale_roles(admin, tenant, plan.roles)
         wanted = {policy.view_name(role) for role in policy.roles}
         counts = {
             view: int(pool.fetch(f"SELECT COUNT(*) FROM {sr.qualified(database, view)}").rows[0][0])
@@ -389,7 +395,21 @@ class StarRocksWarehouse(Warehouse):
         details: dict[str, Any] = {"roles": plan.roles}
         if missing:
             details["missing_users"] = missing
+        if stale_roles:
+            details["dropped_roles"] = stale_roles
         return RowSecurityResult(database, policy.relation, counts, dropped=dropped, details=details)
+
+    def _drop_stale_roles(self, admin: SqlPool, tenant: Tenant, applied: Iterable[str]) -> list[str]:
+        """Drop the tenant's StarRocks roles for RLS roles neither its configuration nor the
+        policy just ``applied`` names (with them go their grants to users and views)."""
+        configured = {*tenant.settings.row_level_security.roles, *applied}
+        existing = [row[0] for row in admin.fetch(sr.SHOW_ROLES_SQL).rows]
+        stale = sr.stale_roles(tenant.tenant_id, configured, existing)
+        for role in stale:
+            admin.execute(sr.drop_role_sql(role))
+        if stale:
+            log.info("tenant %s: dropped roles no longer configured: %s", tenant.tenant_id, ", ".join(stale))
+        return stale
 
     def _views(self, pool: SqlPool, database: str) -> list[str]:
         return [row[0] for row in pool.fetch(sr.VIEWS_SQL, [database]).rows]
