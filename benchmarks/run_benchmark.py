@@ -56,6 +56,7 @@ REPO = Path(__file__).resolve().parent.parent
 TIME_TARGET = 1.2
 MEMORY_TARGET = 1.5
 FLATNESS_TARGET = 1.2
+STREAM_LOAD_TARGET_MB_S = 200  # issue 3: CSV bodies at 10^6 bytes/s, so the client never holds back a BE
 ROW_GROUP_SIZE = 100_000  # what bronze and silver write (storage.staged_tables.ROW_GROUP_SIZE)
 SETUP_FACT_ROWS = 2_000  # the sample run that produces the tenant's silver dimensions
 RESULT_PREFIX = "@@result "
@@ -306,6 +307,40 @@ def stage_warehouse_floor(args: dict) -> dict:
     return meter.stop() | {"rows": rows}
 
 
+def stage_stream_load_bodies_ours(args: dict) -> dict:
+    from datawiz_pipelines.config.loader import ConfigRepository
+    from datawiz_pipelines.warehouse.starrocks.csv_chunks import csv_chunks
+
+    repository = ConfigRepository(Path(args["config_dir"]))
+    settings = repository.load_tenant(args["tenant"]).settings.warehouse.stream_load
+    meter = Meter().start()
+    figures = {"rows": 0, "csv_bytes": 0, "body_bytes": 0, "chunks": 0}
+    for chunk in csv_chunks(  # each body is dropped as soon as it is counted, as a sent one would be
+        Path(args["silver"]),
+        args["columns"],
+        chunk_rows=settings.chunk_rows,
+        chunk_bytes=settings.chunk_bytes,
+        compress=args["gzip"],
+    ):
+        figures["rows"] += chunk.rows
+        figures["csv_bytes"] += chunk.csv_bytes
+        figures["body_bytes"] += len(chunk.body)
+        figures["chunks"] += 1
+    return meter.stop() | figures
+
+
+def stage_stream_load_bodies_floor(args: dict) -> dict:
+    import io
+
+    import polars as pl
+
+    meter = Meter().start()
+    frame = pl.read_parquet(args["silver"], columns=args["columns"])
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, null_value="\\N")
+    return meter.stop() | {"rows": frame.height, "csv_bytes": buffer.tell()}
+
+
 STAGES: dict[str, Callable[[dict], dict]] = {
     "bronze_ours": stage_bronze_ours,
     "bronze_floor": stage_bronze_floor,
@@ -313,6 +348,8 @@ STAGES: dict[str, Callable[[dict], dict]] = {
     "silver_floor": stage_silver_floor,
     "warehouse_ours": stage_warehouse_ours,
     "warehouse_floor": stage_warehouse_floor,
+    "stream_load_bodies_ours": stage_stream_load_bodies_ours,
+    "stream_load_bodies_floor": stage_stream_load_bodies_floor,
 }
 
 
@@ -757,6 +794,7 @@ def benchmark(options: argparse.Namespace) -> dict:
     print(f"workdir {workdir}; {rows:,} rows of {tenant_id}/{table}; best of {repeat}", flush=True)
     try:
         from datawiz_pipelines.config.loader import ConfigRepository
+        from datawiz_pipelines.warehouse.starrocks.ddl import warehouse_columns
 
         repository = ConfigRepository(REPO / "tenant_configs")
         tenant = repository.load_tenant(tenant_id)
@@ -877,6 +915,29 @@ def benchmark(options: argparse.Namespace) -> dict:
         )
         results["warehouse"] = {side: best(r) for side, r in runs.items()}
 
+        print("StarRocks Stream Load bodies (silver parquet to CSV chunks; nothing sent)", flush=True)
+        bodies = {
+            **common,
+            "silver": str(silver_file),
+            "columns": [column.name for column in warehouse_columns(catalog_table)],
+            "gzip": False,
+        }
+        nothing = out / "stream_load_bodies"  # the stages write no file
+        runs = measure_pair(
+            "stream load bodies",
+            repeat,
+            ("stream_load_bodies_ours", lambda _a: bodies, nothing),
+            ("stream_load_bodies_floor", lambda _a: bodies, nothing),
+        )
+        results["stream_load_bodies"] = {side: best(r) for side, r in runs.items()}
+        runs = measure_pair(
+            "stream load gzip",
+            repeat,
+            ("stream_load_bodies_ours", lambda _a: bodies | {"gzip": True}, nothing),
+            None,
+        )
+        results["stream_load_gzip"] = {"ours": best(runs["ours"])}
+
         if options.rerun:
             print("warehouse upsert (every key again, into the loaded table)", flush=True)
             loaded = out / "warehouse_loaded"
@@ -914,6 +975,8 @@ def benchmark(options: argparse.Namespace) -> dict:
             ("warehouse_rerun", results["silver"]["ours"]["rows"]),
             ("bronze_quarter", rows // 4),
             ("bronze_4x", rows * 4),
+            ("stream_load_bodies", results["silver"]["ours"]["rows"]),
+            ("stream_load_gzip", results["silver"]["ours"]["rows"]),
         ):
             for side in results.get(name, {}).values():
                 side["rows_in"] = rows_in
@@ -957,6 +1020,14 @@ def benchmark(options: argparse.Namespace) -> dict:
                     target=False,
                 )
             )
+        throughput = stream_load_throughput(
+            results["stream_load_bodies"], results["stream_load_gzip"]["ours"]
+        )
+        table_rows += [
+            _row("stream load bodies", *results["stream_load_bodies"].values(), target=False)
+            | {"target_met": "yes" if throughput["target_met"] else "no (MB/s)"},
+            _row("stream load bodies, gzip", results["stream_load_gzip"]["ours"], None, target=False),
+        ]
         flat_ours = results["bronze"]["ours"]["peak_mb"] / results["bronze_quarter"]["ours"]["peak_mb"]
         flat_floor = results["bronze"]["floor"]["peak_mb"] / results["bronze_quarter"]["floor"]["peak_mb"]
         flatness = {
@@ -994,6 +1065,7 @@ def benchmark(options: argparse.Namespace) -> dict:
             "silver_checks": silver_ours["checks"],
             "stages": table_rows,
             "bronze_memory_flatness": flatness,
+            "stream_load_bodies": throughput,
             "elapsed_s": round(elapsed, 1),
             "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
@@ -1012,6 +1084,13 @@ def benchmark(options: argparse.Namespace) -> dict:
                 f"x{flatness['floor_growth_4x']:.2f}): flat {'yes' if flatness['flat_4x'] else 'no'}"
             )
         print(
+            f"Stream Load bodies: ours {throughput['ours_mb_s']:.0f} MB/s of CSV "
+            f"({throughput['ours_rows_s']:,} rows/s, {throughput['chunks']} chunks), floor (read_parquet + "
+            f"write_csv) {throughput['floor_mb_s']:.0f} MB/s; target {STREAM_LOAD_TARGET_MB_S} MB/s: "
+            f"{'met' if throughput['target_met'] else 'NOT met'}; gzip bodies {throughput['gzip_mb_s']:.0f} MB/s "
+            f"of CSV ({throughput['gzip_ratio']:.1f}x smaller). MB = 10^6 bytes here."
+        )
+        print(
             f"silver: {silver_ours['rows']:,} rows kept, {silver_ours['rejected']:,} rejected; floor output "
             f"identical to ours: {'yes' if silver_same else 'NO'}; checks {silver_ours['checks']}"
         )
@@ -1029,6 +1108,22 @@ def benchmark(options: argparse.Namespace) -> dict:
     finally:
         if not options.keep and not options.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def stream_load_throughput(bodies: dict[str, dict], gzip: dict) -> dict:
+    """CSV megabytes (10^6 bytes) and rows per second of wall time, ours and the floor."""
+    ours, floor = bodies["ours"], bodies["floor"]
+    ours_mb_s = ours["csv_bytes"] / 1e6 / ours["wall_s"]
+    return {
+        "ours_mb_s": round(ours_mb_s, 1),
+        "ours_rows_s": round(ours["rows"] / ours["wall_s"]),
+        "floor_mb_s": round(floor["csv_bytes"] / 1e6 / floor["wall_s"], 1),
+        "floor_rows_s": round(floor["rows"] / floor["wall_s"]),
+        "chunks": ours["chunks"],
+        "gzip_mb_s": round(gzip["csv_bytes"] / 1e6 / gzip["wall_s"], 1),
+        "gzip_ratio": round(gzip["csv_bytes"] / gzip["body_bytes"], 2),
+        "target_met": ours_mb_s >= STREAM_LOAD_TARGET_MB_S,
+    }
 
 
 def _git_state() -> str:
