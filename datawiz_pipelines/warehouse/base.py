@@ -190,7 +190,8 @@ class Warehouse(ConfigurableResource, ABC):
     def apply_row_level_security(self, tenant: Tenant, policy: RowSecurityPolicy) -> RowSecurityResult:
         """Create or replace one filtered view per role of ``policy`` and drop the views of
         roles it no longer has. Backends with users also create the roles, grant each
-        role SELECT on its own views only, and grant the roles to the listed users."""
+        role SELECT on its own views only, grant the roles to the listed users and
+        revoke them from users no longer listed."""
         raise self._unsupported("row-level security")
 
     def _unsupported(self, what: str) -> WarehouseError:

@@ -3,6 +3,8 @@ derived tables (CREATE TABLE AS + SWAP) and row-level security with roles and gr
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -169,16 +171,37 @@ def test_row_level_security_views_roles_and_grants(
     assert sql(standin, f"SELECT k FROM {north}", **analyst) == [(3,)]
 
 
-def configured_roles(tenant: Tenant, *roles: str) -> Tenant:
-    """``tenant`` whose configuration names ``roles`` (each sees territory T1)."""
-    security = RowLevelSecuritySettings(roles={role: RlsRole(territories=["T1"]) for role in roles})
+def configured_roles(tenant: Tenant, *roles: str, **users: list[str]) -> Tenant:
+    """``tenant`` whose configuration names ``roles`` and the roles of ``users`` (each sees
+    territory T1), granted to the users ``users`` lists for them."""
+    security = RowLevelSecuritySettings(
+        roles={role: RlsRole(territories=["T1"], users=users.get(role, [])) for role in [*roles, *users]}
+    )
     return replace(tenant, settings=tenant.settings.model_copy(update={"row_level_security": security}))
 
 
 def policy_of(tenant: Tenant) -> RowSecurityPolicy:
     return RowSecurityPolicy(
-        "sales", tuple(RowSecurityRole(role, ("T1",)) for role in tenant.settings.row_level_security.roles)
+        "sales",
+        tuple(
+            RowSecurityRole(name, ("T1",), users=tuple(role.users))
+            for name, role in tenant.settings.row_level_security.roles.items()
+        ),
     )
+
+
+def create_users(standin: StandIn, *users: str) -> None:
+    for user in users:
+        sql(standin, f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}-1'")
+
+
+def as_user(standin: StandIn, user: str, statement: str, database: str | None = "acme_dw") -> list[tuple]:
+    return sql(standin, statement, user=user, password=f"pw-{user}-1", database=database)
+
+
+def roles_of(standin: StandIn, user: str) -> set[str]:
+    edges = sql(standin, "SELECT FROM_ROLE, TO_USER FROM sys.role_edges")
+    return {role for role, grantee in edges if grantee == f"'{user}'@'%'"}
 
 
 def test_roles_the_configuration_no_longer_names_are_dropped(
@@ -204,6 +227,73 @@ def test_roles_the_configuration_no_longer_names_are_dropped(
 
     warehouse.apply_row_level_security(configured_roles(tenant), RowSecurityPolicy("sales", ()))
     assert sorted(row[0] for row in sql(standin, "SHOW ROLES")) == sorted(not_ours)
+
+
+def test_users_taken_off_a_role_lose_it_and_its_rows(
+    warehouse: StarRocksWarehouse, tenant: Tenant, standin: StandIn
+) -> None:
+    create_users(standin, "ana", "ben")
+    not_ours = {"acme__x__north", "globex__north", "analysts"}  # tenants acme__x and globex, by hand
+    for role in not_ours:
+        sql(standin, f"CREATE ROLE {role}")
+        sql(standin, f"GRANT {role} TO USER 'ben'@'%'")
+    both = configured_roles(tenant, north=["ana", "ben"], south=["ben"])
+    assert "revoked_memberships" not in warehouse.apply_row_level_security(both, policy_of(both)).details
+    north, south = policy_of(both).view_name("north"), policy_of(both).view_name("south")
+    assert as_user(standin, "ben", f"SELECT k FROM {north} ORDER BY k") == [(1,), (2,)]
+
+    ben_off_north = configured_roles(tenant, north=["ana"], south=["ben"])
+    result = warehouse.apply_row_level_security(ben_off_north, policy_of(ben_off_north))
+    assert result.details["revoked_memberships"] == {"acme__north": ["'ben'@'%'"]}
+    with pytest.raises(pymysql.MySQLError, match="Access denied"):
+        as_user(standin, "ben", f"SELECT k FROM {north}")
+    assert as_user(standin, "ben", f"SELECT k FROM {south} ORDER BY k") == [(1,), (2,)]
+    assert as_user(standin, "ana", f"SELECT k FROM {north} ORDER BY k") == [(1,), (2,)]
+    assert roles_of(standin, "ben") == {"acme__south", *not_ours}, "other tenants' roles are untouched"
+    assert roles_of(standin, "ana") == {"acme__north"}
+
+    again = warehouse.apply_row_level_security(ben_off_north, policy_of(ben_off_north))
+    assert "revoked_memberships" not in again.details
+
+
+def test_before_starrocks_3_1_memberships_are_not_checked_and_a_warning_says_so(
+    warehouse: StarRocksWarehouse,
+    tenant: Tenant,
+    standin: StandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    create_users(standin, "ben")
+    with_ben = configured_roles(tenant, north=["ben"])
+    warehouse.apply_row_level_security(with_ben, policy_of(with_ben))
+    standin.before_sys()
+
+    without_ben = configured_roles(tenant, "north")
+    with caplog.at_level(logging.WARNING, logger="datawiz_pipelines.warehouse.starrocks.warehouse"):
+        result = warehouse.apply_row_level_security(without_ben, policy_of(without_ben))
+    assert "revoked_memberships" not in result.details
+    assert "tenant acme: role memberships could not be checked" in caplog.text
+    assert "Unknown database 'sys'" in caplog.text
+    view = policy_of(without_ben).view_name("north")
+    assert as_user(standin, "ben", f"SELECT k FROM {view} ORDER BY k") == [(1,), (2,)]
+
+
+def test_the_standin_shows_role_edges_to_the_admin_only_and_revokes_roles(standin: StandIn) -> None:
+    create_users(standin, "ben")
+    sql(standin, "CREATE ROLE readers")
+    sql(standin, "GRANT readers TO USER 'ben'@'%'")
+    assert sql(standin, "SELECT * FROM sys.role_edges") == [("readers", None, "'ben'@'%'")]
+    with pytest.raises(pymysql.MySQLError, match=re.escape("the SELECT privilege(s) on TABLE role_edges")):
+        as_user(standin, "ben", "SELECT * FROM sys.role_edges", database=None)
+
+    for _ in range(2):  # revoking a role the user no longer holds is no error
+        sql(standin, "REVOKE readers FROM USER 'ben'@'%'")
+    assert sql(standin, "SELECT * FROM sys.role_edges") == []
+    for statement, problem in (
+        ("REVOKE nobody FROM 'ben'@'%'", "cannot find role nobody"),
+        ("REVOKE readers FROM 'ghost'@'%'", "cannot find user 'ghost'@'%'"),
+    ):
+        with pytest.raises(pymysql.MySQLError, match=re.escape(problem)):
+            sql(standin, statement)
 
 
 def test_the_standin_refuses_role_names_longer_than_starrocks_allows(standin: StandIn) -> None:

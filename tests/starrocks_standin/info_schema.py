@@ -1,9 +1,11 @@
-"""``information_schema`` (and the SHOW / DESCRIBE statements mysql-mimic maps onto it).
+"""``information_schema`` (and the SHOW / DESCRIBE statements mysql-mimic maps onto it), and
+StarRocks' ``sys`` views.
 
 Rows are the StarRocks ones: ``column_type`` like ``varchar(20)``, ``int(11)``,
 ``tinyint(1)`` (BOOLEAN) or ``decimal64(18, 2)``, ``column_key`` PRI or DUP on key
-columns; a user sees only the databases and tables it has rights in. Queries run
-in a throwaway DuckDB holding these rows.
+columns; a user sees only the databases and tables it has rights in. Of ``sys``
+(StarRocks 3.1+) only ``role_edges`` is there, readable by the admin only, as only
+``user_admin`` may read it by default. Queries run in a throwaway DuckDB holding these rows.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from mysql_mimic.schema import BaseInfoSchema
 from sqlglot import exp
 
 from .catalog import Catalog, Column, Table, View
+from .errors import unknown_table
 from .privileges import Privileges
 from .values import STRING_BYTES
 
@@ -24,7 +27,6 @@ _MYSQL_TYPES = {
     "LARGEINT": ("bigint unsigned", "bigint(20) unsigned"),
     "STRING": ("varchar", f"varchar({STRING_BYTES})"),
 }
-_SCHEMA = "sr_information_schema"
 _DDL = {
     "schemata": "catalog_name VARCHAR, schema_name VARCHAR, default_character_set_name VARCHAR, "
     "default_collation_name VARCHAR, sql_path VARCHAR",
@@ -38,6 +40,7 @@ _DDL = {
     "refresh_type VARCHAR, is_active VARCHAR, inactive_reason VARCHAR, table_rows BIGINT, "
     "materialized_view_definition VARCHAR",
 }
+_SYS_DDL = {"role_edges": "FROM_ROLE VARCHAR, TO_ROLE VARCHAR, TO_USER VARCHAR"}
 
 
 def column_type(column: Column) -> tuple[str, str]:
@@ -175,28 +178,47 @@ class StarRocksInfoSchema(BaseInfoSchema):
         }
 
     async def query(self, expression: exp.Expression) -> AllowedResult:
-        def local(node: exp.Expression) -> exp.Expression:
-            if isinstance(node, exp.Table) and node.db.lower() == "information_schema":
-                node = node.copy()
-                node.set("db", exp.to_identifier(_SCHEMA))
-                node.set("catalog", None)
-            return node
+        return _query_rows(expression, "information_schema", _DDL, self._rows())
 
-        sql = expression.transform(local).sql(dialect="duckdb")
-        with duckdb.connect(":memory:") as duck:
-            duck.execute(f"CREATE SCHEMA {_SCHEMA}")
-            for name, rows in self._rows().items():
-                duck.execute(f"CREATE TABLE {_SCHEMA}.{name} ({_DDL[name]})")
-                if rows:
-                    # One Arrow insert: DuckDB's executemany inserts row by row, which is slow.
-                    names = [part.split()[0] for part in _DDL[name].split(", ")]
-                    types = [
-                        pl.Int64 if part.split()[1] == "BIGINT" else pl.Utf8
-                        for part in _DDL[name].split(", ")
-                    ]
-                    frame = pl.DataFrame(rows, schema=dict(zip(names, types, strict=True)), orient="row")
-                    duck.register("__rows__", frame.to_arrow())
-                    duck.execute(f"INSERT INTO {_SCHEMA}.{name} SELECT * FROM __rows__")
-                    duck.unregister("__rows__")
-            cursor = duck.execute(sql)
-            return cursor.fetchall(), [d[0] for d in cursor.description]
+
+def query_sys(privileges: Privileges, user: str, expression: exp.Expression) -> AllowedResult:
+    """A query on ``sys`` views: each needs SELECT on it, which only the admin has."""
+    for table in expression.find_all(exp.Table):
+        if table.db.lower() == "sys":
+            if table.name.lower() not in _SYS_DDL:
+                raise unknown_table("sys", table.name)
+            privileges.require(user, "TABLE", "sys", table.name.lower(), "SELECT")
+    return _query_rows(expression, "sys", _SYS_DDL, {"role_edges": privileges.role_edges()})
+
+
+def _query_rows(
+    expression: exp.Expression, database: str, ddl: dict[str, str], rows: dict[str, list[tuple]]
+) -> AllowedResult:
+    """``expression`` run in a throwaway DuckDB where ``database``'s tables (columns as in
+    ``ddl``) hold ``rows``."""
+    schema = f"sr_{database}"
+
+    def local(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.db.lower() == database:
+            node = node.copy()
+            node.set("db", exp.to_identifier(schema))
+            node.set("catalog", None)
+        return node
+
+    sql = expression.transform(local).sql(dialect="duckdb")
+    with duckdb.connect(":memory:") as duck:
+        duck.execute(f"CREATE SCHEMA {schema}")
+        for name, table_rows in rows.items():
+            duck.execute(f"CREATE TABLE {schema}.{name} ({ddl[name]})")
+            if table_rows:
+                # One Arrow insert: DuckDB's executemany inserts row by row, which is slow.
+                names = [part.split()[0] for part in ddl[name].split(", ")]
+                types = [
+                    pl.Int64 if part.split()[1] == "BIGINT" else pl.Utf8 for part in ddl[name].split(", ")
+                ]
+                frame = pl.DataFrame(table_rows, schema=dict(zip(names, types, strict=True)), orient="row")
+                duck.register("__rows__", frame.to_arrow())
+                duck.execute(f"INSERT INTO {schema}.{name} SELECT * FROM __rows__")
+                duck.unregister("__rows__")
+        cursor = duck.execute(sql)
+        return cursor.fetchall(), [d[0] for d in cursor.description]

@@ -12,8 +12,8 @@ views, asynchronous materialized views, CREATE TABLE AS SELECT and RENAME, roles
 * ``CREATE TABLE t [COMMENT '..'] [PROPERTIES (..)] AS <query>`` (a DUPLICATE KEY table),
   ``ALTER TABLE a RENAME b``.
 * ``CREATE ROLE``, ``DROP ROLE``, ``SHOW ROLES``, ``GRANT <privs> ON VIEW|MATERIALIZED VIEW|TABLE
-  x TO ROLE r``, ``GRANT r TO USER u``, ``SET DEFAULT ROLE ALL TO u``, ``SHOW GRANTS [FOR u]``
-  (sqlglot cannot parse the account there).
+  x TO ROLE r``, ``GRANT r TO USER u``, ``REVOKE r FROM [USER] u``, ``SET DEFAULT ROLE ALL TO u``,
+  ``SHOW GRANTS [FOR u]`` (sqlglot cannot parse the account there).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ _GRANT_TO_ROLE = re.compile(
     _FLAGS,
 )
 _GRANT_ROLE = re.compile(rf"\s*GRANT\s+`?(\w+)`?\s+TO\s+(?:USER\s+)?{_ACCOUNT}\s*;?\s*", _FLAGS)
+_REVOKE_ROLE = re.compile(rf"\s*REVOKE\s+`?(\w+)`?\s+FROM\s+(?:USER\s+)?{_ACCOUNT}\s*;?\s*", _FLAGS)
 _DEFAULT_ROLE = re.compile(rf"\s*SET\s+DEFAULT\s+ROLE\s+ALL\s+TO\s+{_ACCOUNT}\s*;?\s*", _FLAGS)
 _SHOW_GRANTS = re.compile(rf"\s*SHOW\s+GRANTS(?:\s+FOR\s+(?:USER\s+)?{_ACCOUNT})?\s*;?\s*", _FLAGS)
 
@@ -103,6 +104,7 @@ class ModelStatements:
             (_GRANT_TO_ROLE, self._grant_to_role),
             (_DEFAULT_ROLE, self._default_role),
             (_GRANT_ROLE, self._grant_role),
+            (_REVOKE_ROLE, self._revoke_role),
             (_SHOW_GRANTS, self._show_grants),
         )
         for pattern, handler in handlers:
@@ -289,6 +291,11 @@ class ModelStatements:
     def _grant_role(self, user: str, database: str | None, m: re.Match) -> AllowedResult:
         self.privileges.require_admin(user, "GRANT")
         self.privileges.grant_role(m[1], m[2] or m[3])
+        return None
+
+    def _revoke_role(self, user: str, database: str | None, m: re.Match) -> AllowedResult:
+        self.privileges.require_admin(user, "GRANT")
+        self.privileges.revoke_role(m[1], m[2] or m[3])
         return None
 
     def _default_role(self, user: str, database: str | None, m: re.Match) -> AllowedResult:

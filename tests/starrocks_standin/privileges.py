@@ -7,8 +7,8 @@ is all of them. Reading or writing tables needs table privileges (``ON ALL TABLE
 DATABASE`` covers tables created later too); views and materialized views have their
 own grants. The admin user has every right. Roles hold grants too; a user's role
 counts only once it is a default role (``SET DEFAULT ROLE``), as StarRocks activates
-roles at login. Role names must pass ``FeNameFormat.checkRoleName`` (at most 64
-characters).
+roles at login, and no longer once revoked. Role names must pass
+``FeNameFormat.checkRoleName`` (at most 64 characters).
 """
 
 from __future__ import annotations
@@ -114,12 +114,32 @@ class Privileges:
             self._roles[role].setdefault((object_type, database, name), set()).update(wanted)
 
     def grant_role(self, role: str, user: str) -> None:
-        _check_role_name(role)
         with self._lock:
-            if role not in self._roles:
-                raise StarRocksError(f"Getting analyzing error. Detail message: cannot find role {role}.")
-            self._known_user(user)
+            self._known_role_and_user(role, user)
             self._user_roles.setdefault(user, set()).add(role)
+
+    def revoke_role(self, role: str, user: str) -> None:
+        """As ``UserPrivilegeCollectionV2.revokeRole``: the role stops being a default role
+        too, and revoking a role the user does not hold is no error."""
+        with self._lock:
+            self._known_role_and_user(role, user)
+            for roles in (self._user_roles, self._default_roles):
+                roles.get(user, set()).discard(role)
+
+    def _known_role_and_user(self, role: str, user: str) -> None:
+        """GRANT and REVOKE of a role share their analysis (``visitGrantRevokeRoleStatement``)."""
+        _check_role_name(role)
+        if role not in self._roles:
+            raise StarRocksError(f"Getting analyzing error. Detail message: cannot find role {role}.")
+        self._known_user(user)
+
+    def role_edges(self) -> list[tuple[str, None, str]]:
+        """``sys.role_edges`` rows (FROM_ROLE, TO_ROLE, TO_USER) of roles granted to users, the
+        user as ``UserIdentity.toString`` writes it; roles are never granted to roles here."""
+        with self._lock:
+            return sorted(
+                (role, None, f"'{user}'@'%'") for user, roles in self._user_roles.items() for role in roles
+            )
 
     def set_default_roles_all(self, user: str) -> None:
         """``SET DEFAULT ROLE ALL TO user``: every role granted so far becomes active at login."""

@@ -3,7 +3,7 @@
 Covers what the platform sends (SQL-model statements are in ``models``): CREATE DATABASE / TABLE (key model, partition,
 distribution and properties checked as StarRocks checks them), CREATE / ALTER
 USER, GRANT, REVOKE, ALTER TABLE ... SWAP WITH / ADD COLUMN, DROP TABLE, TRUNCATE,
-INSERT (upserting into PRIMARY KEY tables), SELECT and SHOW USERS. Every
+INSERT (upserting into PRIMARY KEY tables), SELECT (of ``sys`` views too) and SHOW USERS. Every
 statement is checked against the user's grants first. DROP DATABASE and ALTER
 DATABASE are checked (DROP / ALTER on the database) and then refused as unsupported:
 the platform never sends them, tests only need to see who may.
@@ -22,6 +22,7 @@ from sqlglot.tokens import Token, TokenType
 from .catalog import Catalog
 from .create_table import column_from_def, table_from_create
 from .errors import StarRocksError, access_denied, unknown_database, unsupported
+from .info_schema import query_sys
 from .models import ModelStatements
 from .privileges import Privileges
 from .values import polars_type
@@ -51,6 +52,7 @@ def _wire_type(duckdb_type: str) -> WireType:
 class SqlEngine:
     def __init__(self, catalog: Catalog, privileges: Privileges):
         self.catalog, self.privileges = catalog, privileges
+        self.has_sys = True  # StarRocks before 3.1 has no sys database (StandIn.before_sys)
         self.tokenizer = Dialect.get_or_raise("starrocks").tokenizer_class()
         self.models = ModelStatements(self)
 
@@ -189,6 +191,8 @@ class SqlEngine:
         )
 
     def _select(self, user: str, database: str | None, statement: exp.Query) -> AllowedResult:
+        if self.has_sys and any(table.db.lower() == "sys" for table in statement.find_all(exp.Table)):
+            return query_sys(self.privileges, user, statement)
         names, types, rows = self.catalog.query(self._qualified(user, database, statement))
         return rows, [ResultColumn(name, _wire_type(kind)) for name, kind in zip(names, types, strict=True)]
 

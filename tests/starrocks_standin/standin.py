@@ -48,6 +48,10 @@ class StandIn:
         """Make ``fe_port`` a follower FE: ``get_load_state`` answers 307 to ``leader_port``."""
         self.state.follower = True
 
+    def before_sys(self) -> None:
+        """Answer as StarRocks before 3.1, which has no ``sys`` database (``sys.role_edges``)."""
+        self.engine.has_sys = False
+
 
 def _handler(base: type, state: HttpState) -> type:
     return type(base.__name__, (base,), {"state": state})

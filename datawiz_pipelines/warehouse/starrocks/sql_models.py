@@ -20,15 +20,16 @@ and quotes names with backticks (names are checked identifiers).
   are cluster-wide, hence the tenant prefix), ``GRANT SELECT ON VIEW`` of the role's
   own views only, ``GRANT <role> TO USER`` and ``SET DEFAULT ROLE ALL TO`` the listed
   users so the role is active when they log in; ``DROP ROLE`` for the tenant's roles its
-  configuration no longer names. The views use the default ``SECURITY NONE``: SELECT on
-  the view is enough, the role gets nothing on base tables.
+  configuration no longer names, and ``REVOKE <role> FROM`` the users holding one it no
+  longer lists them for (memberships from ``sys.role_edges``). The views use the default
+  ``SECURITY NONE``: SELECT on the view is enough, the role gets nothing on base tables.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -54,6 +55,10 @@ VIEWS_SQL = "SELECT TABLE_NAME FROM information_schema.views WHERE TABLE_SCHEMA 
 """pymysql parameters: (database,). Existing views, to find stale row-security views."""
 SHOW_ROLES_SQL = "SHOW ROLES"
 """One column, ``Name``: every role of the cluster, to find a tenant's stale ones (``stale_roles``)."""
+ROLE_EDGES_SQL = "SELECT FROM_ROLE, TO_USER FROM sys.role_edges WHERE TO_USER IS NOT NULL"
+"""Rows of (role, user identity ``'user'@'host'``): every role granted to a user (``TO_USER`` is
+NULL for a role granted to a role). StarRocks 3.1+; only ``user_admin`` may read it by default;
+earlier versions have no ``sys`` database (``lacks_role_edges``)."""
 
 
 def quote(name: str) -> str:
@@ -301,21 +306,50 @@ def row_security_statements(
     return statements
 
 
-def stale_roles(tenant_id: str, configured: Iterable[str], existing_roles: Iterable[str]) -> list[str]:
-    """The tenant's StarRocks roles (of ``SHOW ROLES``) for RLS roles ``configured`` no longer names.
-
-    Only ``<tenant>__<role>`` with ``<role>`` a possible role name counts, so another tenant's
-    roles (``acme__x__y`` of tenant ``acme__x``, ``acme___y`` of ``acme_``) and roles created
-    by hand under other names are never touched.
-    """
-    keep = {role_name(tenant_id, role) for role in configured}
+def is_tenant_role(tenant_id: str, starrocks_role: str) -> bool:
+    """Whether ``starrocks_role`` is one of the tenant's: ``<tenant>__<role>`` with ``<role>`` a
+    possible role name, so another tenant's roles (``acme__x__y`` of tenant ``acme__x``,
+    ``acme___y`` of ``acme_``) and roles created by hand under other names never are."""
     prefix = tenant_role_name(tenant_id, "")
-    return [
-        role
-        for role in sorted(existing_roles)
-        if role.startswith(prefix) and is_role_name(role[len(prefix) :]) and role not in keep
-    ]
+    return starrocks_role.startswith(prefix) and is_role_name(starrocks_role[len(prefix) :])
+
+
+def stale_roles(tenant_id: str, configured: Iterable[str], existing_roles: Iterable[str]) -> list[str]:
+    """The tenant's StarRocks roles (of ``SHOW ROLES``) for RLS roles ``configured`` no longer names."""
+    keep = {role_name(tenant_id, role) for role in configured}
+    return [role for role in sorted(existing_roles) if is_tenant_role(tenant_id, role) and role not in keep]
 
 
 def drop_role_sql(role: str) -> str:
     return f"DROP ROLE IF EXISTS {role}"
+
+
+def stale_memberships(
+    tenant_id: str, configured: Mapping[str, Iterable[str]], edges: Iterable[tuple[str, str]]
+) -> dict[str, list[str]]:
+    """StarRocks role -> the user identities holding it that ``configured`` (RLS role -> users)
+    no longer lists for it; ``edges`` are the rows of ``ROLE_EDGES_SQL``.
+
+    Only the tenant's roles that ``configured`` names count: the others are not the tenant's
+    (``is_tenant_role``) or are stale roles, dropped with their memberships.
+    """
+    listed = {
+        role_name(tenant_id, role): {account(user) for user in users} for role, users in configured.items()
+    }
+    stale: dict[str, list[str]] = {}
+    for role, user in sorted(edges):
+        if is_tenant_role(tenant_id, role) and role in listed and user not in listed[role]:
+            stale.setdefault(role, []).append(user)
+    return stale
+
+
+def revoke_role_sql(role: str, user: str) -> str:
+    """``user`` as ``sys.role_edges`` shows it (``'user'@'host'``), which REVOKE takes as is."""
+    return f"REVOKE {role} FROM USER {user}"
+
+
+def lacks_role_edges(error: str) -> bool:
+    """Whether ``error``, of ``ROLE_EDGES_SQL``, says the cluster has no ``sys.role_edges``
+    (StarRocks before 3.1: "Unknown database 'sys'")."""
+    text = error.lower()
+    return "unknown database" in text or "unknown table" in text

@@ -382,6 +382,7 @@ class StarRocksWarehouse(Warehouse):
                 ", ".join(missing),
             )
         stale_roles = self._drop_stale_roles(admin, tenant, plan.roles)
+        revoked = self._revoke_stale_memberships(admin, tenant, policy)
         wanted = {policy.view_name(role) for role in policy.roles}
         counts = {
             view: int(pool.fetch(f"SELECT COUNT(*) FROM {sr.qualified(database, view)}").rows[0][0])
@@ -397,6 +398,8 @@ class StarRocksWarehouse(Warehouse):
             details["missing_users"] = missing
         if stale_roles:
             details["dropped_roles"] = stale_roles
+        if revoked:
+            details["revoked_memberships"] = revoked
         return RowSecurityResult(database, policy.relation, counts, dropped=dropped, details=details)
 
     def _drop_stale_roles(self, admin: SqlPool, tenant: Tenant, applied: Iterable[str]) -> list[str]:
@@ -409,6 +412,35 @@ class StarRocksWarehouse(Warehouse):
             admin.execute(sr.drop_role_sql(role))
         if stale:
             log.info("tenant %s: dropped roles no longer configured: %s", tenant.tenant_id, ", ".join(stale))
+        return stale
+
+    def _revoke_stale_memberships(
+        self, admin: SqlPool, tenant: Tenant, policy: RowSecurityPolicy
+    ) -> dict[str, list[str]]:
+        """Revoke the tenant's roles from the users neither its configuration nor ``policy``
+        lists for them: granting alone would leave a user taken off a role reading its rows."""
+        listed: dict[str, set[str]] = {
+            name: set(role.users) for name, role in tenant.settings.row_level_security.roles.items()
+        }
+        for role in policy.roles:
+            listed.setdefault(role.name, set()).update(role.users)
+        try:
+            edges = admin.fetch(sr.ROLE_EDGES_SQL).rows
+        except WarehouseError as exc:
+            if not sr.lacks_role_edges(str(exc)):
+                raise
+            log.warning(
+                "tenant %s: role memberships could not be checked, so users taken off a role keep it "
+                "(sys.role_edges needs StarRocks 3.1 or later): %s",
+                tenant.tenant_id,
+                exc,
+            )
+            return {}
+        stale = sr.stale_memberships(tenant.tenant_id, listed, edges)
+        for role, users in stale.items():
+            for user in users:
+                admin.execute(sr.revoke_role_sql(role, user))
+            log.info("tenant %s: revoked role %s from %s", tenant.tenant_id, role, ", ".join(users))
         return stale
 
     def _views(self, pool: SqlPool, database: str) -> list[str]:
