@@ -3,7 +3,6 @@ derived tables (CREATE TABLE AS + SWAP) and row-level security with roles and gr
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -254,27 +253,6 @@ def test_users_taken_off_a_role_lose_it_and_its_rows(
 
     again = warehouse.apply_row_level_security(ben_off_north, policy_of(ben_off_north))
     assert "revoked_memberships" not in again.details
-
-
-def test_before_starrocks_3_1_memberships_are_not_checked_and_a_warning_says_so(
-    warehouse: StarRocksWarehouse,
-    tenant: Tenant,
-    standin: StandIn,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    create_users(standin, "ben")
-    with_ben = configured_roles(tenant, north=["ben"])
-    warehouse.apply_row_level_security(with_ben, policy_of(with_ben))
-    standin.before_sys()
-
-    without_ben = configured_roles(tenant, "north")
-    with caplog.at_level(logging.WARNING, logger="datawiz_pipelines.warehouse.starrocks.warehouse"):
-        result = warehouse.apply_row_level_security(without_ben, policy_of(without_ben))
-    assert "revoked_memberships" not in result.details
-    assert "tenant acme: role memberships could not be checked" in caplog.text
-    assert "Unknown database 'sys'" in caplog.text
-    view = policy_of(without_ben).view_name("north")
-    assert as_user(standin, "ben", f"SELECT k FROM {view} ORDER BY k") == [(1,), (2,)]
 
 
 def test_the_standin_shows_role_edges_to_the_admin_only_and_revokes_roles(standin: StandIn) -> None:

@@ -144,6 +144,29 @@ def test_provision_refuses_a_tenant_configured_for_another_cluster(
         warehouse.provision(moved, list(catalog))
 
 
+@pytest.mark.parametrize(
+    ("version", "refused"),
+    [("3.0.9 a1b2c3d", True), ("2.5.22 0f9e8d7", True), ("3.1.0 1a2b3c4", False), ("4.0.1 5d6e7f8", False)],
+)
+def test_provision_refuses_starrocks_before_3_1(
+    warehouse: StarRocksWarehouse,
+    make_tenant: MakeTenant,
+    catalog: Catalog,
+    standin: StandIn,
+    version: str,
+    refused: bool,
+) -> None:
+    standin.pretend_version(version)
+    if refused:
+        with pytest.raises(
+            WarehouseError, match=rf"is version {re.escape(version.split()[0])}; this platform needs 3\.1"
+        ):
+            warehouse.provision(make_tenant("acme"), list(catalog))
+        assert "acme_dw" not in [row[0] for row in sql(standin, "SHOW DATABASES")]
+    else:
+        warehouse.provision(make_tenant("acme"), list(catalog))
+
+
 def test_provision_needs_the_tenant_password(
     warehouse: StarRocksWarehouse, make_tenant: MakeTenant, catalog: Catalog
 ) -> None:

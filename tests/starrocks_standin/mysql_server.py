@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 
 from mysql_mimic import IdentityProvider, MysqlServer, NativePasswordAuthPlugin, Session, User
@@ -49,6 +50,9 @@ class Accounts(IdentityProvider):
         return User(name=username, auth_string=auth, auth_plugin=NativePasswordAuthPlugin.name)
 
 
+_CURRENT_VERSION = re.compile(r"\s*SELECT\s+current_version\(\)\s*;?\s*", re.IGNORECASE)
+
+
 class StarRocksSession(Session):
     dialect = "starrocks"
 
@@ -64,6 +68,8 @@ class StarRocksSession(Session):
             self._handshake_database_checked = True
             if self.database:
                 self.engine.use(self.username or "", self.database)
+        if _CURRENT_VERSION.fullmatch(sql):  # mysql-mimic would answer its own MySQL version
+            return [(self.engine.version,)], ["current_version()"]
         result = self.engine.models.run(self.username or "", self.database, sql)
         if result is not NOT_MATCHED:
             return result  # type: ignore[return-value]

@@ -52,7 +52,8 @@ def _wire_type(duckdb_type: str) -> WireType:
 class SqlEngine:
     def __init__(self, catalog: Catalog, privileges: Privileges):
         self.catalog, self.privileges = catalog, privileges
-        self.has_sys = True  # StarRocks before 3.1 has no sys database (StandIn.before_sys)
+        self.version = "3.5.21 standin"
+        """What ``current_version()`` answers: ``<major.minor.patch> <commit>``."""
         self.tokenizer = Dialect.get_or_raise("starrocks").tokenizer_class()
         self.models = ModelStatements(self)
 
@@ -191,7 +192,7 @@ class SqlEngine:
         )
 
     def _select(self, user: str, database: str | None, statement: exp.Query) -> AllowedResult:
-        if self.has_sys and any(table.db.lower() == "sys" for table in statement.find_all(exp.Table)):
+        if any(table.db.lower() == "sys" for table in statement.find_all(exp.Table)):
             return query_sys(self.privileges, user, statement)
         names, types, rows = self.catalog.query(self._qualified(user, database, statement))
         return rows, [ResultColumn(name, _wire_type(kind)) for name, kind in zip(names, types, strict=True)]

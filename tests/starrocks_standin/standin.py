@@ -48,9 +48,9 @@ class StandIn:
         """Make ``fe_port`` a follower FE: ``get_load_state`` answers 307 to ``leader_port``."""
         self.state.follower = True
 
-    def before_sys(self) -> None:
-        """Answer as StarRocks before 3.1, which has no ``sys`` database (``sys.role_edges``)."""
-        self.engine.has_sys = False
+    def pretend_version(self, version: str) -> None:
+        """Answer ``current_version()`` with ``version`` (``3.0.9 a1b2c3d``)."""
+        self.engine.version = version
 
 
 def _handler(base: type, state: HttpState) -> type:

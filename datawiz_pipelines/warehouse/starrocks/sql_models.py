@@ -57,8 +57,8 @@ SHOW_ROLES_SQL = "SHOW ROLES"
 """One column, ``Name``: every role of the cluster, to find a tenant's stale ones (``stale_roles``)."""
 ROLE_EDGES_SQL = "SELECT FROM_ROLE, TO_USER FROM sys.role_edges WHERE TO_USER IS NOT NULL"
 """Rows of (role, user identity ``'user'@'host'``): every role granted to a user (``TO_USER`` is
-NULL for a role granted to a role). StarRocks 3.1+; only ``user_admin`` may read it by default;
-earlier versions have no ``sys`` database (``lacks_role_edges``)."""
+NULL for a role granted to a role). StarRocks 3.1+ (provisioning refuses older servers);
+only ``user_admin`` may read it by default."""
 
 
 def quote(name: str) -> str:
@@ -346,10 +346,3 @@ def stale_memberships(
 def revoke_role_sql(role: str, user: str) -> str:
     """``user`` as ``sys.role_edges`` shows it (``'user'@'host'``), which REVOKE takes as is."""
     return f"REVOKE {role} FROM USER {user}"
-
-
-def lacks_role_edges(error: str) -> bool:
-    """Whether ``error``, of ``ROLE_EDGES_SQL``, says the cluster has no ``sys.role_edges``
-    (StarRocks before 3.1: "Unknown database 'sys'")."""
-    text = error.lower()
-    return "unknown database" in text or "unknown table" in text

@@ -11,6 +11,7 @@ tenant whose settings point at another cluster than this resource administers.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterable
 from contextlib import closing
@@ -53,6 +54,9 @@ from datawiz_pipelines.warehouse.starrocks.stream_load import (
 log = logging.getLogger(__name__)
 
 _ADMIN = "admin"
+_CURRENT_VERSION_SQL = "SELECT current_version()"
+"""One row, ``<major>.<minor>.<patch> <commit>`` (``3.5.21 7d0a8ce``)."""
+MINIMUM_RELEASE = (3, 1)
 
 
 class StarRocksWarehouse(Warehouse):
@@ -87,6 +91,7 @@ class StarRocksWarehouse(Warehouse):
         self._check_cluster(tenant)
         report = ProvisionReport()
         admin = self._admin()
+        self._check_version(admin)
         database, user = tenant.entry.database_name, tenant.entry.database_user
         password = self._password(tenant).get_secret_value()
 
@@ -150,6 +155,22 @@ class StarRocksWarehouse(Warehouse):
                 f"tenant {tenant.tenant_id} is configured for StarRocks at {served.host}:{served.port} "
                 f"(http {served.http_port}) but this warehouse administers {self.host}:{self.port} "
                 f"(http {self.http_port}); fix the tenant's database settings or the resource"
+            )
+
+    def _check_version(self, admin: SqlPool) -> None:
+        """Refuse StarRocks before 3.1: its ``information_schema.columns`` says NOT NULL for every
+        column (the schema check would see a change in every table) and it has no ``sys.role_edges``."""
+        text = str(admin.fetch(_CURRENT_VERSION_SQL).rows[0][0])
+        version = _release(text)
+        if version is None:
+            log.warning(
+                "StarRocks at %s:%s reports version %r; assuming 3.1 or later", self.host, self.port, text
+            )
+        elif version < MINIMUM_RELEASE:
+            raise WarehouseError(
+                f"StarRocks at {self.host}:{self.port} is version {text.split()[0]}; this platform needs "
+                f"{'.'.join(map(str, MINIMUM_RELEASE))} or later (before 3.1 information_schema.columns "
+                "reports every column NOT NULL and there is no sys.role_edges)"
             )
 
     # -- loading and queries (the tenant's own user) ------------------------
@@ -424,18 +445,7 @@ class StarRocksWarehouse(Warehouse):
         }
         for role in policy.roles:
             listed.setdefault(role.name, set()).update(role.users)
-        try:
-            edges = admin.fetch(sr.ROLE_EDGES_SQL).rows
-        except WarehouseError as exc:
-            if not sr.lacks_role_edges(str(exc)):
-                raise
-            log.warning(
-                "tenant %s: role memberships could not be checked, so users taken off a role keep it "
-                "(sys.role_edges needs StarRocks 3.1 or later): %s",
-                tenant.tenant_id,
-                exc,
-            )
-            return {}
+        edges = admin.fetch(sr.ROLE_EDGES_SQL).rows
         stale = sr.stale_memberships(tenant.tenant_id, listed, edges)
         for role, users in stale.items():
             for user in users:
@@ -539,3 +549,9 @@ def _details(loads: list[ChunkLoad]) -> dict[str, Any]:
         "filtered_rows": sum(load.filtered_rows for load in loads),
         "stream_loads": [load.as_details() for load in loads],
     }
+
+
+def _release(version: str) -> tuple[int, int] | None:
+    """(major, minor) of a ``current_version()`` answer, None if it does not start with one."""
+    match = re.match(r"\s*v?(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else None
