@@ -193,8 +193,8 @@ def stage_silver_ours(args: dict) -> dict:
     from datawiz_pipelines.config.loader import ConfigRepository
     from datawiz_pipelines.config.mapping import RelationshipRule
     from datawiz_pipelines.lineage import REJECTED_RULE
-    from datawiz_pipelines.silver.checks import evaluate_checks
-    from datawiz_pipelines.silver.engine import raise_for_fatal_rejections, transform
+    from datawiz_pipelines.silver.checks import check_written_parts
+    from datawiz_pipelines.silver.engine import transform
     from datawiz_pipelines.storage.staged_tables import (
         PublishedTable,
         fresh_staging_dir,
@@ -232,16 +232,8 @@ def stage_silver_ours(args: dict) -> dict:
     meter.start()
     # The rest of the silver asset body: fatal-rejection check, asset checks, rejections by rule.
     rows, rejected = pl.scan_parquet(staged.part("data")), pl.scan_parquet(staged.part("rejected"))
-    raise_for_fatal_rejections(rejected, tenant_id=tenant.tenant_id, table=table, mapping=mapping)
-    outcomes = evaluate_checks(
-        rows,
-        rejected,
-        table=table,
-        mapping=mapping,
-        settings=tenant.settings.validation,
-        references=references,
-        business_rules=tenant.settings.business_rules,
-        tenant_id=tenant.tenant_id,
+    outcomes = check_written_parts(
+        rows, rejected, tenant=tenant, table=table, mapping=mapping, references=references
     )
     rejected.group_by(REJECTED_RULE).len().collect()
     checks = meter.stop()

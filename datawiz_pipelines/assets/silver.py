@@ -37,8 +37,8 @@ from datawiz_pipelines.lineage import REJECTED_RULE, SOURCE_FILE, SUPERSEDED
 from datawiz_pipelines.resources.landing import ReprocessResource
 from datawiz_pipelines.resources.tenant_config import TenantConfigResource
 from datawiz_pipelines.resources.tenant_storage import TenantStorage
-from datawiz_pipelines.silver.checks import CHECK_DESCRIPTIONS, CHECK_NAMES, evaluate_checks
-from datawiz_pipelines.silver.engine import raise_for_fatal_rejections, transform
+from datawiz_pipelines.silver.checks import CHECK_DESCRIPTIONS, CHECK_NAMES, check_written_parts
+from datawiz_pipelines.silver.engine import transform
 from datawiz_pipelines.silver.errors import TransformError
 from datawiz_pipelines.storage.staged_tables import (
     PublishedTable,
@@ -107,16 +107,8 @@ def build_silver_asset(table: CatalogTable, partitions_def: PartitionsDefinition
         staged = staged_table(staging)
         rows = pl.scan_parquet(staged.part(DATA_PART))
         rejected = pl.scan_parquet(staged.part(REJECTED_PART))
-        raise_for_fatal_rejections(rejected, tenant_id=tenant.tenant_id, table=table, mapping=mapping)
-        outcomes = evaluate_checks(
-            rows,
-            rejected,
-            table=table,
-            mapping=mapping,
-            settings=tenant.settings.validation,
-            references=references,
-            business_rules=tenant.settings.business_rules,
-            tenant_id=tenant.tenant_id,
+        outcomes = check_written_parts(
+            rows, rejected, tenant=tenant, table=table, mapping=mapping, references=references
         )
         by_rule = _rejections_by_rule(rejected)
         superseded = by_rule.pop(SUPERSEDED, 0)

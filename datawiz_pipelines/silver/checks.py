@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
@@ -17,8 +17,11 @@ from datawiz_pipelines.config.catalog import CatalogTable
 from datawiz_pipelines.config.mapping import ExpressionRule, NotNullRule, RowRule, TableMapping, UniqueRule
 from datawiz_pipelines.config.tenant import BusinessRules, ValidationSettings
 from datawiz_pipelines.lineage import REJECTED_RULE, SUPERSEDED
-from datawiz_pipelines.silver.engine import evaluate_rule, rule_name
+from datawiz_pipelines.silver.engine import evaluate_rule, raise_for_fatal_rejections, rule_name
 from datawiz_pipelines.silver.errors import Scope
+
+if TYPE_CHECKING:
+    from datawiz_pipelines.config.loader import Tenant
 
 CHECK_NAMES = ("unique_key", "row_rules", "reject_ratio")
 CHECK_DESCRIPTIONS = {
@@ -83,6 +86,30 @@ def evaluate_checks(
         _row_rules(rules, failures, valid_rows),
         _reject_ratio(valid_rows, dict(rejections.iter_rows()), _threshold(mapping, settings)),
     ]
+
+
+def check_written_parts(
+    rows: pl.LazyFrame,
+    rejected: pl.LazyFrame,
+    *,
+    tenant: Tenant,
+    table: CatalogTable,
+    mapping: TableMapping,
+    references: Mapping[str, pl.LazyFrame],
+) -> list[CheckOutcome]:
+    """What the silver asset runs on its written ``data`` and ``rejected`` parts: a
+    TransformError if ``on_cast_error: fail`` and a value did not cast, then every check."""
+    raise_for_fatal_rejections(rejected, tenant_id=tenant.tenant_id, table=table, mapping=mapping)
+    return evaluate_checks(
+        rows,
+        rejected,
+        table=table,
+        mapping=mapping,
+        settings=tenant.settings.validation,
+        references=references,
+        business_rules=tenant.settings.business_rules,
+        tenant_id=tenant.tenant_id,
+    )
 
 
 def _duplicate_groups(rows: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
