@@ -99,7 +99,7 @@ def _date_text(dates: pl.Series) -> pl.Series:
     return texts.gather(days - first).alias(dates.name)
 
 
-def encode_csv(frame: pl.DataFrame) -> bytes:
+def _encode_csv(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     pl.DataFrame([_as_text(column) for column in frame.iter_columns()]).write_csv(
         buffer,
@@ -118,13 +118,13 @@ def _slice_rows(lazy: pl.LazyFrame, chunk_rows: int, chunk_bytes: int) -> int:
     sample = lazy.head(_SAMPLE_ROWS).collect()
     if sample.height == 0:
         return chunk_rows
-    per_row = len(encode_csv(sample)) / sample.height
+    per_row = len(_encode_csv(sample)) / sample.height
     return max(1, min(chunk_rows, int(chunk_bytes * _HEADROOM / per_row)))
 
 
 def _encoded_slice(frame: pl.DataFrame, chunk_bytes: int, compress: bool) -> list[CsvChunk]:
     """One slice as one chunk, or as several if its CSV passes ``chunk_bytes`` (numbered later)."""
-    data = encode_csv(frame)
+    data = _encode_csv(frame)
     if len(data) > chunk_bytes and frame.height > 1:
         half = frame.height // 2
         return _encoded_slice(frame.slice(0, half), chunk_bytes, compress) + _encoded_slice(
